@@ -1,0 +1,61 @@
+# The two commands: `make run` and `make test`. Everything they need is installed here.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell sha1sum requirements.txt | cut -c1-12)
+PG_URL ?= postgresql://postgres@127.0.0.1:5432/test
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: install run test test-sqlite test-postgres system-deps bench clean
+
+$(STAMP): requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+install: $(STAMP)
+
+run: install
+	COOKIEGATE_ENV=development $(BIN)/flask --app wsgi db upgrade
+	COOKIEGATE_ENV=development $(BIN)/flask --app wsgi cookiegate demo
+	@echo
+	@echo "  cookiegate is running on SQLite (instance/cookiegate.db)"
+	@echo "  Service:    http://$(HOST):$(PORT)/healthz"
+	@echo "  Demo page:  http://$(HOST):$(PORT)/demo/"
+	@echo "  Banner:     http://$(HOST):$(PORT)/banner/v1/cookiegate.js"
+	@echo "  Config:     http://$(HOST):$(PORT)/api/v1/sites/demo/config?lang=da"
+	@echo "  API spec:   http://$(HOST):$(PORT)/api/v1/openapi.json"
+	@echo "  Stop with Ctrl-C."
+	@echo
+	COOKIEGATE_ENV=development WEB_CONCURRENCY=2 $(BIN)/gunicorn -c gunicorn.conf.py -b $(HOST):$(PORT) wsgi:app
+
+# Debian packages the test suite drives (a real browser); installed when missing.
+system-deps:
+	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
+
+test: install system-deps
+	$(MAKE) --no-print-directory test-sqlite
+	@if [ -n "$$COOKIEGATE_TEST_DATABASE_URL" ] || $(BIN)/python -c "import socket; socket.create_connection(('127.0.0.1', 5432), 2)" 2>/dev/null; then \
+		$(MAKE) --no-print-directory test-postgres; \
+	elif [ "$$CI" = "true" ]; then \
+		echo "CI: PostgreSQL is required but neither COOKIEGATE_TEST_DATABASE_URL is set nor 127.0.0.1:5432 answers" >&2; exit 1; \
+	else \
+		echo "PostgreSQL not reachable: skipped the PostgreSQL pass"; \
+	fi
+
+test-sqlite: install
+	@echo "== test suite on SQLite =="
+	env -u COOKIEGATE_TEST_DATABASE_URL $(BIN)/pytest
+
+test-postgres: install
+	@echo "== test suite on PostgreSQL =="
+	COOKIEGATE_TEST_DATABASE_URL=$${COOKIEGATE_TEST_DATABASE_URL:-$(PG_URL)} $(BIN)/pytest
+
+bench: install
+	$(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

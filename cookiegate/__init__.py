@@ -1,0 +1,76 @@
+"""cookiegate: a self-hosted cookie-consent service."""
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any, Optional
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from . import banner, cli, errors, state, tokens
+from .config import check as check_config
+from .config import from_environment
+from .extensions import db, limiter, migrate
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def create_app(config: Optional[dict[str, Any]] = None) -> Flask:
+    """The app, configured from the environment; `config` overrides single keys (tests do)."""
+    instance_path = (config or {}).get("INSTANCE_PATH") or os.environ.get("COOKIEGATE_INSTANCE_PATH") or None
+    app = Flask(__name__, instance_path=instance_path, instance_relative_config=True, static_folder=None)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+
+    settings = from_environment(app.instance_path)
+    settings.update(config or {})
+    check_config(settings, app.instance_path)
+    app.config.update(settings)
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", _engine_options(app.config["SQLALCHEMY_DATABASE_URI"]))
+    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["COOKIEGATE_RATELIMIT_STORAGE"])
+    # A rate-limit store that is down must not turn a consent into a 500.
+    app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
+    app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
+    app.json.sort_keys = False
+    app.json.ensure_ascii = False
+
+    proxies = app.config["COOKIEGATE_TRUSTED_PROXIES"]
+    if proxies:
+        # The N-th address from the right of X-Forwarded-For; anything further left is client-forged.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
+
+    _configure_logging(app)
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
+    limiter.init_app(app)
+    errors.register(app)
+    state.init_app(app)
+    tokens.init_app(app)
+    banner.init_app(app)
+    cli.init_app(app)
+
+    from .api import bp as api_bp
+    from .demo import bp as demo_bp
+    from .health import bp as health_bp
+
+    app.register_blueprint(api_bp)
+    app.register_blueprint(banner.bp)
+    app.register_blueprint(health_bp)
+    app.register_blueprint(demo_bp)
+    return app
+
+
+def _engine_options(url: str) -> dict[str, Any]:
+    # Parameters stay out of exception texts, so a database error cannot echo what a client sent.
+    options: dict[str, Any] = {"hide_parameters": True}
+    if not url.startswith("sqlite"):
+        options["pool_pre_ping"] = True
+    return options
+
+
+def _configure_logging(app: Flask) -> None:
+    # Application log lines carry what happened, never request data (addresses, agents, URLs, tokens).
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("cookiegate").setLevel(logging.INFO)

@@ -1,0 +1,6 @@
+"""The public API: what websites, their visitors' browsers and their back ends call."""
+from flask import Blueprint
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+from . import cors, views  # noqa: E402,F401  (routes register on import)

@@ -1,0 +1,58 @@
+"""CORS for the site's own origins only, preflight included."""
+from __future__ import annotations
+
+from typing import Optional
+
+from flask import Response, g, request
+
+from ..errors import ApiError
+from ..state import process_state
+from . import bp
+
+ALLOWED_HEADERS = "Content-Type, Idempotency-Key, X-Cookiegate-Token"
+PREFLIGHT_MAX_AGE = "86400"
+
+
+def _site_key() -> Optional[str]:
+    return (request.view_args or {}).get("site_key")
+
+
+@bp.before_request
+def resolve_site() -> Optional[Response]:
+    """Every per-site route needs a known site; a preflight is answered here."""
+    # The API reads small JSON bodies only; bigger ones are refused before they are read.
+    request.max_content_length = 4096
+    key = _site_key()
+    if key is None:
+        return None
+    state = process_state().sites.get(key)
+    if state is None:
+        raise ApiError(404, "unknown_site", "No site has this key.")
+    g.site = state
+    if request.method == "OPTIONS":
+        if not state.allows_origin(request.headers.get("Origin")):
+            raise ApiError(403, "origin_not_allowed", "This origin is not allowed for the site.")
+        response = Response(status=204)
+        response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+        response.headers["Access-Control-Allow-Headers"] = ALLOWED_HEADERS
+        response.headers["Access-Control-Max-Age"] = PREFLIGHT_MAX_AGE
+        return response
+    return None
+
+
+def require_allowed_origin() -> None:
+    if not g.site.allows_origin(request.headers.get("Origin")):
+        raise ApiError(403, "origin_not_allowed", "This origin is not allowed for the site.")
+
+
+@bp.after_request
+def add_cors_headers(response: Response) -> Response:
+    state = g.get("site")
+    origin = request.headers.get("Origin")
+    if state is not None:
+        response.vary.add("Origin")
+        if state.allows_origin(origin):
+            response.headers["Access-Control-Allow-Origin"] = origin
+            response.headers["Access-Control-Expose-Headers"] = "Retry-After, ETag"
+    return response
+

@@ -1,0 +1,122 @@
+"""Public API views: parse, call the plain functions, answer."""
+from __future__ import annotations
+
+from typing import Optional
+
+from flask import Response, current_app, g, jsonify, request
+
+from .. import visitor
+from ..consents import answer, proof_of_consent, record_consent, validate_consent, withdraw_consent
+from ..decision import decide
+from ..errors import ApiError
+from ..extensions import limiter
+from ..impressions import count_impression
+from ..sites import CONSENT_COOKIE, LANGUAGE_PATTERN
+from ..state import process_state
+from ..tokens import ConsentToken, signer
+from ..validation import idempotency_key, invalid, parse_json_object
+from . import bp
+from .cors import require_allowed_origin
+from .openapi import SPEC
+
+
+def write_limit() -> str:
+    return current_app.config["COOKIEGATE_RATELIMIT"]
+
+
+def _no_store(response: Response) -> Response:
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _json(payload: dict, status: int = 200) -> Response:
+    response = jsonify(payload)
+    response.status_code = status
+    return _no_store(response)
+
+
+@bp.get("/sites/<site_key>/config")
+def site_config(site_key: str) -> Response:
+    requested = request.args.get("lang")
+    if requested is not None and not LANGUAGE_PATTERN.match(requested):
+        raise invalid("'lang' must be a language tag such as 'da' or 'en-GB'.")
+    language = g.site.language_for(requested)
+    response = Response(g.site.config_bodies[language], mimetype="application/json")
+    response.set_etag(g.site.configs[language]["hash"][:32])
+    response.cache_control.public = True
+    response.cache_control.max_age = current_app.config["COOKIEGATE_CONFIG_MAX_AGE"]
+    return response.make_conditional(request)
+
+
+@bp.post("/sites/<site_key>/consents")
+@limiter.limit(write_limit)
+def post_consent(site_key: str) -> Response:
+    require_allowed_origin()
+    body = parse_json_object(request.get_data(cache=False))
+    key = idempotency_key(request.headers.get("Idempotency-Key"), body)
+    consent = validate_consent(g.site, body, signer())
+    recorded = record_consent(process_state(), g.site, consent, visitor.describe(request), signer(), key)
+    response = _json(answer(recorded, g.site), 201)
+    if not recorded.created:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+def _token_from_request(*, cookie: bool) -> Optional[str]:
+    raw = request.headers.get("X-Cookiegate-Token") or request.args.get("token")
+    if not raw and cookie:
+        raw = request.cookies.get(CONSENT_COOKIE)
+    return raw or None
+
+
+@bp.get("/sites/<site_key>/decision")
+def decision(site_key: str) -> Response:
+    state = process_state()
+    return _json(decide(g.site, _token_from_request(cookie=True), signer(), state.revocations))
+
+
+def _visitor_token(consent_id: str) -> ConsentToken:
+    """The caller's own token for this consent; expired or outdated tokens still prove who they are."""
+    token = signer().verify(_token_from_request(cookie=False))
+    if token is None or token.site_key != g.site.key:
+        raise ApiError(401, "invalid_token", "A valid consent token for this site is required.")
+    if token.consent_id != consent_id:
+        raise ApiError(403, "forbidden", "This token belongs to another consent.")
+    return token
+
+
+@bp.get("/sites/<site_key>/consents/<consent_id>")
+@limiter.limit(write_limit)
+def get_proof(site_key: str, consent_id: str) -> Response:
+    _visitor_token(consent_id)
+    proof = proof_of_consent(g.site.id, g.site.key, consent_id)
+    if proof is None:
+        raise ApiError(404, "unknown_consent", "No records are kept for this consent.")
+    return _json(proof)
+
+
+@bp.post("/sites/<site_key>/consents/<consent_id>/withdraw")
+@limiter.limit(write_limit)
+def post_withdraw(site_key: str, consent_id: str) -> Response:
+    # A browser says where it is; a site back end holding the token may call without an Origin.
+    if request.headers.get("Origin") is not None:
+        require_allowed_origin()
+    token = _visitor_token(consent_id)
+    body = parse_json_object(request.get_data(cache=False), allow_empty=True)
+    key = idempotency_key(request.headers.get("Idempotency-Key"), body)
+    recorded = withdraw_consent(process_state(), g.site, token, body, visitor.describe(request), signer(), key)
+    return _json(answer(recorded, g.site), 201)
+
+
+@bp.post("/sites/<site_key>/impressions")
+@limiter.limit(write_limit)
+def post_impression(site_key: str) -> Response:
+    require_allowed_origin()
+    parse_json_object(request.get_data(cache=False), allow_empty=True)
+    count_impression(g.site.id, visitor.describe(request))
+    return _no_store(Response(status=204))
+
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    return jsonify(SPEC)

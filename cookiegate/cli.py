@@ -1,0 +1,125 @@
+"""`flask --app wsgi cookiegate <command>`: set-up and data-protection chores."""
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+
+from .consents import proof_of_consent
+from .extensions import db
+from .models import AuditEvent
+from .sites import BUILTIN_SERVICES, bump_policy, create_site, get_site
+from .users import ROLES, create_api_token, create_user, get_user
+
+group = AppGroup("cookiegate", help="Manage sites, users and the consent log.")
+
+
+def _site_or_fail(key: str):
+    site = get_site(key)
+    if site is None:
+        raise click.ClickException(f"no site with key {key!r}")
+    return site
+
+
+@group.command("create-site")
+@click.argument("name")
+@click.option("--origin", "origins", multiple=True, required=True, help="An origin the banner runs on, e.g. https://shop.example.dk (repeatable).")
+@click.option("--ga", help="Google Analytics 4 measurement id (G-XXXX).")
+@click.option("--fb", help="Meta (Facebook) pixel id.")
+@click.option("--lang", "languages", multiple=True, help="Languages of the banner, the first is the default (default: da, en).")
+@click.option("--privacy-policy", "privacy_policy_url", help="URL of the site's privacy policy.")
+def create_site_command(name, origins, ga, fb, languages, privacy_policy_url):
+    """A site with the standard categories; prints the site key as its last line."""
+    languages = languages or ("da", "en")
+    try:
+        site = create_site(
+            name, origins, ga=ga, fb=fb, languages=languages, default_language=languages[0], privacy_policy_url=privacy_policy_url
+        )
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
+    db.session.commit()
+    click.echo(f"Created site {site.name!r} for {', '.join(site.origins)}.")
+    for service in site.services:
+        click.echo(f"  {service.name} ({service.category.slug}): {service.settings[BUILTIN_SERVICES[service.kind]['setting']]}")
+    click.echo("Embed: <script src=\"https://YOUR-COOKIEGATE-HOST/banner/v1/cookiegate.js\" " f"data-site=\"{site.key}\"></script>")
+    click.echo(site.key)
+
+
+@group.command("create-user")
+@click.argument("email")
+@click.option("--role", type=click.Choice(ROLES), required=True)
+@click.option("--site", "site_keys", multiple=True, help="A site the user may see (repeatable; admins see all).")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def create_user_command(email, role, site_keys, password_stdin):
+    """A user; the password comes from --password-stdin or a prompt."""
+    sites = [_site_or_fail(key) for key in site_keys]
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        user = create_user(email, password, role, sites)
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
+    db.session.commit()
+    click.echo(f"Created {user.role} {user.email}" + (f" for {', '.join(s.key for s in sites)}" if sites else "") + ".")
+
+
+@group.command("create-token")
+@click.argument("email")
+def create_token_command(email):
+    """A Bearer API token for the stats API; prints it as its last line (it is shown only once)."""
+    user = get_user(email)
+    if user is None:
+        raise click.ClickException(f"no user {email!r}")
+    token = create_api_token(user)
+    db.session.commit()
+    click.echo(f"API token for {user.email} (store it now; only its hash is kept):")
+    click.echo(token)
+
+
+@group.command("bump-policy")
+@click.argument("site_key")
+def bump_policy_command(site_key):
+    """Raise the policy version: every visitor is asked again (within 60 s in every process)."""
+    site = _site_or_fail(site_key)
+    version = bump_policy(site)
+    db.session.commit()
+    click.echo(f"Policy version of {site.key} is now {version}.")
+
+
+@group.command("export")
+@click.argument("site_key")
+@click.argument("consent_id")
+def export_command(site_key, consent_id):
+    """A visitor's records as JSON (right of access / portability)."""
+    site = _site_or_fail(site_key)
+    proof = proof_of_consent(site.id, site.key, consent_id)
+    if proof is None:
+        raise click.ClickException(f"no records for consent {consent_id!r} on site {site.key}")
+    db.session.add(AuditEvent(actor="cli", action="consent.export", site_id=site.id, details={"consent_id": consent_id}))
+    db.session.commit()
+    click.echo(json.dumps(proof, indent=2, ensure_ascii=False))
+
+
+@group.command("demo")
+@click.option("--days", default=30, show_default=True, help="Days of sample data.")
+def demo_command(days):
+    """A demo site, a demo page and realistic sample data (safe to run again)."""
+    from .demo import DEMO_KEY, ensure_demo_site, has_sample_data, seed_sample_data
+
+    site, created = ensure_demo_site()
+    db.session.commit()
+    if created or not has_sample_data(site):
+        count = seed_sample_data(site, days=days)
+        click.echo(f"Demo site {DEMO_KEY!r} with {count} sample consents over {days} days.")
+    else:
+        click.echo(f"Demo site {DEMO_KEY!r} exists already.")
+    click.echo(site.key)
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(group)

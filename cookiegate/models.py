@@ -1,0 +1,278 @@
+"""The data model. Schema changes go through migrations/ only."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Optional
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .extensions import db
+
+# SQLite has no BIGINT autoincrement; INTEGER PRIMARY KEY is its 64-bit rowid.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+STANDARD_CATEGORIES = ("necessary", "statistics", "marketing")
+METHODS = ("accept_all", "reject_all", "custom", "withdraw")
+DEVICE_TYPES = ("mobile", "tablet", "desktop", "bot", "other")
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware UTC in Python on every backend (SQLite stores naive values)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; use UTC-aware datetimes")
+        value = value.astimezone(dt.timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.timezone.utc)
+        return value.astimezone(dt.timezone.utc)
+
+
+class Site(db.Model):
+    __tablename__ = "sites"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    # Normalised "scheme://host[:port]" strings.
+    origins: Mapped[list[str]] = mapped_column(JSON, default=list)
+    default_language: Mapped[str] = mapped_column(String(16), default="da")
+    languages: Mapped[list[str]] = mapped_column(JSON, default=lambda: ["da", "en"])
+    # {language: {text_key: text}}; overrides the shipped texts of that language.
+    texts: Mapped[dict[str, dict[str, str]]] = mapped_column(JSON, default=dict)
+    privacy_policy_url: Mapped[Optional[str]] = mapped_column(String(2048))
+    policy_version: Mapped[int] = mapped_column(Integer, default=1)
+    consent_lifetime_days: Mapped[int] = mapped_column(Integer, default=365)
+    retention_days: Mapped[int] = mapped_column(Integer, default=730)
+    min_group_size: Mapped[int] = mapped_column(Integer, default=5)
+    floating_button: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Head of the per-site hash chain over consent records (tamper evidence).
+    log_seq: Mapped[int] = mapped_column(BigId, default=0)
+    log_head: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    categories: Mapped[list["Category"]] = relationship(
+        back_populates="site", order_by="Category.position", cascade="all, delete-orphan"
+    )
+    services: Mapped[list["Service"]] = relationship(
+        back_populates="site", order_by="Service.position", cascade="all, delete-orphan"
+    )
+
+
+class Category(db.Model):
+    __tablename__ = "categories"
+    __table_args__ = (UniqueConstraint("site_id", "slug"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), index=True)
+    slug: Mapped[str] = mapped_column(String(40))
+    required: Mapped[bool] = mapped_column(Boolean, default=False)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    # {language: {"name": ..., "description": ...}}; shipped texts fill the gaps.
+    texts: Mapped[dict[str, dict[str, str]]] = mapped_column(JSON, default=dict)
+
+    site: Mapped[Site] = relationship(back_populates="categories")
+    services: Mapped[list["Service"]] = relationship(back_populates="category", order_by="Service.position")
+
+
+class Service(db.Model):
+    """A tag the banner holds back until its category is granted."""
+
+    __tablename__ = "services"
+    __table_args__ = (UniqueConstraint("site_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), index=True)
+    category_id: Mapped[int] = mapped_column(ForeignKey("categories.id", ondelete="CASCADE"), index=True)
+    # The name the decision API answers under: "google_analytics", "facebook_pixel" or a custom slug.
+    key: Mapped[str] = mapped_column(String(60))
+    kind: Mapped[str] = mapped_column(String(40), default="custom")
+    name: Mapped[str] = mapped_column(String(200))
+    provider: Mapped[str] = mapped_column(String(200), default="")
+    # Kind-specific: {"measurement_id": "G-..."} or {"pixel_id": "..."}.
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # {language: {"description": ...}}
+    texts: Mapped[dict[str, dict[str, str]]] = mapped_column(JSON, default=dict)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+    site: Mapped[Site] = relationship(back_populates="services")
+    category: Mapped[Category] = relationship(back_populates="services")
+    cookies: Mapped[list["ServiceCookie"]] = relationship(
+        back_populates="service", order_by="ServiceCookie.id", cascade="all, delete-orphan"
+    )
+
+
+class ServiceCookie(db.Model):
+    """A declared cookie: its name (or a pattern such as `_ga_*`), purpose and expiry."""
+
+    __tablename__ = "service_cookies"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    service_id: Mapped[int] = mapped_column(ForeignKey("services.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    provider: Mapped[str] = mapped_column(String(200), default="")
+    # None: a session cookie.
+    expiry_days: Mapped[Optional[int]] = mapped_column(Integer)
+    # {language: purpose}
+    purpose: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+
+    service: Mapped[Service] = relationship(back_populates="cookies")
+
+
+class BannerSnapshot(db.Model):
+    """Exactly what a visitor was shown (texts, categories, services), keyed by its hash."""
+
+    __tablename__ = "banner_snapshots"
+
+    hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), index=True)
+    language: Mapped[str] = mapped_column(String(16))
+    policy_version: Mapped[int] = mapped_column(Integer)
+    content: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ConsentRecord(db.Model):
+    """Append-only proof of consent. Never holds an IP address or a raw User-Agent."""
+
+    __tablename__ = "consent_records"
+    __table_args__ = (
+        UniqueConstraint("site_id", "seq"),
+        UniqueConstraint("site_id", "idempotency_hash"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    consent_id: Mapped[str] = mapped_column(String(32), index=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), index=True)
+    # Position in the site's hash chain: a gap shows a deleted record.
+    seq: Mapped[int] = mapped_column(BigId)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    policy_version: Mapped[int] = mapped_column(Integer)
+    choices: Mapped[dict[str, bool]] = mapped_column(JSON)
+    method: Mapped[str] = mapped_column(String(16))
+    language: Mapped[str] = mapped_column(String(16), default="")
+    page_url: Mapped[str] = mapped_column(String(2048), default="")
+    gpc: Mapped[bool] = mapped_column(Boolean, default=False)
+    country: Mapped[str] = mapped_column(String(2), default="")
+    region: Mapped[str] = mapped_column(String(8), default="")
+    city: Mapped[str] = mapped_column(String(120), default="")
+    device_type: Mapped[str] = mapped_column(String(16), default="")
+    browser_family: Mapped[str] = mapped_column(String(60), default="")
+    os_family: Mapped[str] = mapped_column(String(60), default="")
+    is_bot: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Hash of the banner snapshot (texts and categories) the visitor was shown.
+    banner_hash: Mapped[str] = mapped_column(String(64), default="")
+    # SHA-256 of the client's Idempotency-Key, never the key itself.
+    idempotency_hash: Mapped[Optional[str]] = mapped_column(String(64))
+    prev_hash: Mapped[str] = mapped_column(String(64), default="")
+    content_hash: Mapped[str] = mapped_column(String(64))
+
+
+class ConsentRevocation(db.Model):
+    """Tokens of this consent id issued up to `revoked_at` no longer count (withdrawal, erasure)."""
+
+    __tablename__ = "consent_revocations"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), index=True)
+    consent_id: Mapped[str] = mapped_column(String(32), index=True)
+    revoked_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    reason: Mapped[str] = mapped_column(String(16))
+
+
+class ImpressionCount(db.Model):
+    """Banner displays, counted without any identifier."""
+
+    __tablename__ = "impression_counts"
+    __table_args__ = (UniqueConstraint("site_id", "day", "country", "device_type"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), index=True)
+    day: Mapped[dt.date] = mapped_column(Date)
+    country: Mapped[str] = mapped_column(String(2), default="")
+    device_type: Mapped[str] = mapped_column(String(16), default="")
+    count: Mapped[int] = mapped_column(BigId, default=0)
+
+
+user_sites = Table(
+    "user_sites",
+    db.Model.metadata,
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("site_id", ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class User(db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(256))
+    role: Mapped[str] = mapped_column(String(16))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    sites: Mapped[list[Site]] = relationship(secondary=user_sites)
+    tokens: Mapped[list["ApiToken"]] = relationship(back_populates="user", cascade="all, delete-orphan")
+
+    def can_see(self, site: Site) -> bool:
+        return self.active and (self.role == "admin" or any(s.id == site.id for s in self.sites))
+
+
+class ApiToken(db.Model):
+    """A Bearer token for the stats API; only its SHA-256 is kept."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # The first characters, so an operator can tell tokens apart without the secret.
+    prefix: Mapped[str] = mapped_column(String(12))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[Optional[dt.datetime]] = mapped_column(UTCDateTime)
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    user: Mapped[User] = relationship(back_populates="tokens")
+
+
+class AuditEvent(db.Model):
+    """Who changed what, for admin actions (never visitors' data)."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(320))
+    action: Mapped[str] = mapped_column(String(60))
+    site_id: Mapped[Optional[int]] = mapped_column(ForeignKey("sites.id", ondelete="SET NULL"), index=True)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -1,0 +1,93 @@
+"""Signed consent tokens: what the visitor chose, verifiable without a database read.
+
+Keys rotate: COOKIEGATE_SECRET_KEYS lists them oldest first; the last signs,
+all verify. A token is deterministic for a given record, so an idempotent retry
+returns the very same token.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+from typing import Iterable, Optional
+
+from itsdangerous import BadData, URLSafeSerializer
+
+CONSENT_SALT = "cookiegate.consent-token.v1"
+MAX_TOKEN_LENGTH = 1024
+
+
+@dataclass(frozen=True)
+class ConsentToken:
+    consent_id: str
+    site_key: str
+    policy_version: int
+    granted: frozenset[str]
+    issued_ms: int
+    withdrawn: bool = False
+
+    @property
+    def issued_at(self) -> dt.datetime:
+        return dt.datetime.fromtimestamp(self.issued_ms / 1000, dt.timezone.utc)
+
+
+def to_ms(moment: dt.datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+class TokenSigner:
+    def __init__(self, secret_keys: Iterable[str]):
+        self._serializer = URLSafeSerializer(
+            list(secret_keys), salt=CONSENT_SALT, signer_kwargs={"digest_method": hashlib.sha256}
+        )
+
+    def sign(self, token: ConsentToken) -> str:
+        payload = {
+            "c": token.consent_id,
+            "s": token.site_key,
+            "v": token.policy_version,
+            "g": sorted(token.granted),
+            "t": token.issued_ms,
+        }
+        if token.withdrawn:
+            payload["w"] = 1
+        return self._serializer.dumps(payload)
+
+    def verify(self, raw: Optional[str]) -> Optional[ConsentToken]:
+        """The token if its signature holds and its shape is ours; else None (never raises)."""
+        if not raw or len(raw) > MAX_TOKEN_LENGTH:
+            return None
+        try:
+            payload = self._serializer.loads(raw)
+        except (BadData, UnicodeError, ValueError):
+            return None
+        try:
+            token = ConsentToken(
+                consent_id=payload["c"],
+                site_key=payload["s"],
+                policy_version=payload["v"],
+                granted=frozenset(payload["g"]),
+                issued_ms=payload["t"],
+                withdrawn=bool(payload.get("w")),
+            )
+        except (KeyError, TypeError):
+            return None
+        if not (
+            isinstance(token.consent_id, str)
+            and isinstance(token.site_key, str)
+            and type(token.policy_version) is int
+            and type(token.issued_ms) is int
+            and all(isinstance(g, str) for g in token.granted)
+        ):
+            return None
+        return token
+
+
+def init_app(app) -> None:
+    app.extensions["cookiegate.signer"] = TokenSigner(app.config["COOKIEGATE_SECRET_KEYS"])
+
+
+def signer() -> TokenSigner:
+    from flask import current_app
+
+    return current_app.extensions["cookiegate.signer"]

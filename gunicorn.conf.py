@@ -1,0 +1,33 @@
+"""Production server settings: `gunicorn -c gunicorn.conf.py wsgi:app`.
+
+Worker model: synchronous worker processes, one request at a time each.
+SQLite has a single writer; threads competing for it halve throughput and push
+p99 latency to seconds, while separate processes queue on SQLite's lock in
+order. With PostgreSQL more processes help; set WEB_CONCURRENCY to change the
+count (default: one per core on SQLite, 2 x cores + 1 on PostgreSQL). Put a
+buffering reverse proxy (nginx, Caddy) in front so slow clients never hold a worker,
+and set COOKIEGATE_TRUSTED_PROXIES to the number of proxies.
+"""
+import multiprocessing
+import os
+
+# Running under gunicorn means production unless said otherwise: real keys are required.
+os.environ.setdefault("COOKIEGATE_ENV", "production")
+
+_cores = multiprocessing.cpu_count()
+_on_sqlite = os.environ.get("COOKIEGATE_DATABASE_URL", "sqlite").startswith("sqlite")
+
+bind = os.environ.get("COOKIEGATE_BIND", "127.0.0.1:8000")
+workers = int(os.environ.get("WEB_CONCURRENCY", _cores if _on_sqlite else 2 * _cores + 1))
+worker_class = "sync"
+threads = 1
+timeout = 30
+graceful_timeout = 20
+keepalive = 5
+
+# The access log never has the client address, the query string (tokens!),
+# the User-Agent or the Referer: time, method, path, protocol, status, bytes, duration.
+accesslog = os.environ.get("COOKIEGATE_ACCESS_LOG", "-")
+access_log_format = '%(t)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms'
+errorlog = os.environ.get("COOKIEGATE_ERROR_LOG", "-")
+loglevel = "info"

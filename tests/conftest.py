@@ -1,0 +1,148 @@
+"""Fixtures: a throwaway database (SQLite, or PostgreSQL when COOKIEGATE_TEST_DATABASE_URL is set),
+migrated once per session and emptied after each test; the app, its client and CLI runner;
+and a live gunicorn server for tests that need real HTTP."""
+from __future__ import annotations
+
+import os
+import secrets
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from cookiegate import create_app
+from cookiegate.config import normalise_database_url
+from cookiegate.extensions import db, limiter
+
+from .support import LiveServer, make_site
+
+TEST_KEYS = ["old-test-key-" + "o" * 32, "new-test-key-" + "n" * 32]
+SHOP_ORIGIN = "https://shop.example.dk"
+
+
+def _postgres_database(base_url: str):
+    """A fresh database on the server of base_url; yields its URL, then drops it."""
+    url = make_url(normalise_database_url(base_url))
+    name = f"cookiegate_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory):
+    base = os.environ.get("COOKIEGATE_TEST_DATABASE_URL")
+    if base:
+        yield from _postgres_database(base)
+    else:
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'cookiegate-test.db'}"
+
+
+@pytest.fixture(scope="session")
+def instance_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("instance")
+
+
+def app_config(database_url: str, instance_dir: Path, **overrides) -> dict:
+    config = {
+        "INSTANCE_PATH": str(instance_dir),
+        "COOKIEGATE_ENV": "testing",
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "COOKIEGATE_SECRET_KEYS": list(TEST_KEYS),
+        "COOKIEGATE_GEOIP_DB": str(instance_dir / "no-such.mmdb"),
+        "COOKIEGATE_RATELIMIT": "10000 per minute",
+        "TESTING": True,
+    }
+    config.update(overrides)
+    return config
+
+
+@pytest.fixture(scope="session")
+def migrated(database_url, instance_dir):
+    from flask_migrate import upgrade
+
+    app = create_app(app_config(database_url, instance_dir))
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+    return database_url
+
+
+def empty_database() -> None:
+    tables = [t for t in reversed(db.metadata.sorted_tables) if t.name != "alembic_version"]
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(text("TRUNCATE " + ", ".join(t.name for t in tables) + " RESTART IDENTITY CASCADE"))
+    else:
+        for table in tables:
+            db.session.execute(table.delete())
+    db.session.commit()
+
+
+@pytest.fixture
+def make_app(migrated, instance_dir):
+    """Build apps on the test database (several apps stand for several server processes)."""
+    apps = []
+
+    def build(**overrides):
+        app = create_app(app_config(migrated, instance_dir, **overrides))
+        apps.append(app)
+        return app
+
+    yield build
+    for app in apps:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+@pytest.fixture
+def app(make_app):
+    app = make_app()
+    limiter.reset()
+    with app.app_context():
+        yield app
+        db.session.remove()
+        empty_database()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def site(app):
+    """A committed site on https://shop.example.dk with Google Analytics and the Meta pixel."""
+    return make_site(origins=[SHOP_ORIGIN, "http://localhost:5000"])
+
+
+@pytest.fixture(scope="session")
+def live_server(migrated, tmp_path_factory):
+    """gunicorn with the shipped config, two sync workers, on the test database."""
+    server = LiveServer(migrated, tmp_path_factory.mktemp("live"), secret_keys=TEST_KEYS)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def live_site(live_server, app):
+    """A site whose origins include the live server's own and a second test origin."""
+    return make_site(origins=[SHOP_ORIGIN, live_server.url, "http://localhost:%d" % live_server.port])
+
+
+def random_key() -> str:
+    return secrets.token_urlsafe(12)

@@ -1,0 +1,115 @@
+"""Helpers shared by the tests: sites, consent bodies, a live gunicorn server."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+import requests
+
+from cookiegate.extensions import db
+from cookiegate.sites import create_site
+
+ROOT = Path(__file__).resolve().parent.parent
+GUNICORN = Path(sys.executable).parent / "gunicorn"
+
+
+def make_site(origins, ga: Optional[str] = "G-TEST1234", fb: Optional[str] = "1234567890", **kwargs):
+    site = create_site("Test shop", origins, ga=ga, fb=fb, **kwargs)
+    db.session.commit()
+    return site
+
+
+def consent_body(**overrides) -> dict:
+    body = {
+        "choices": {"statistics": True, "marketing": False},
+        "method": "custom",
+        "policy_version": 1,
+        "url": "https://shop.example.dk/kurv?x=1",
+        "language": "da",
+        "gpc": False,
+    }
+    body.update(overrides)
+    return body
+
+
+def post_consent(client, site_key: str, body=None, origin: str = "https://shop.example.dk", headers=None, raw: Optional[bytes] = None):
+    all_headers = {"Origin": origin, "Content-Type": "text/plain"}
+    all_headers.update(headers or {})
+    data = raw if raw is not None else json.dumps(consent_body() if body is None else body)
+    return client.post(f"/api/v1/sites/{site_key}/consents", data=data, headers=all_headers)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class LiveServer:
+    """The real thing: gunicorn with gunicorn.conf.py, logs to files the tests can read."""
+
+    def __init__(self, database_url: str, workdir: Path, secret_keys, workers: int = 2, **env: str):
+        self.database_url = database_url
+        self.workdir = Path(workdir)
+        self.secret_keys = secret_keys
+        self.workers = workers
+        self.extra_env = env
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.access_log = self.workdir / "access.log"
+        self.error_log = self.workdir / "error.log"
+        self.process: Optional[subprocess.Popen] = None
+
+    def start(self, timeout: float = 30) -> None:
+        env = dict(os.environ)
+        env.update(
+            {
+                "COOKIEGATE_ENV": "production",
+                "COOKIEGATE_DATABASE_URL": self.database_url,
+                "COOKIEGATE_SECRET_KEYS": ",".join(self.secret_keys),
+                "COOKIEGATE_INSTANCE_PATH": str(self.workdir / "instance"),
+                "COOKIEGATE_GEOIP_DB": str(self.workdir / "no-such.mmdb"),
+                "COOKIEGATE_STATE_TTL": "1",
+                "COOKIEGATE_RATELIMIT": "100000 per minute",
+                "COOKIEGATE_ACCESS_LOG": str(self.access_log),
+                "COOKIEGATE_ERROR_LOG": str(self.error_log),
+                "WEB_CONCURRENCY": str(self.workers),
+            }
+        )
+        env.update(self.extra_env)
+        self.process = subprocess.Popen(
+            [str(GUNICORN), "-c", str(ROOT / "gunicorn.conf.py"), "-b", f"127.0.0.1:{self.port}", "wsgi:app"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited: {self.logs()}")
+            try:
+                if requests.get(self.url + "/healthz", timeout=1).status_code == 200:
+                    return
+            except requests.RequestException:
+                time.sleep(0.1)
+        raise RuntimeError(f"gunicorn did not come up: {self.logs()}")
+
+    def logs(self) -> str:
+        return "".join(p.read_text(errors="replace") for p in (self.error_log, self.access_log) if p.exists())
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()

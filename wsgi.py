@@ -1,0 +1,3 @@
+from cookiegate import create_app
+
+app = create_app()
