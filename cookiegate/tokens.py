@@ -11,7 +11,8 @@ import hashlib
 from dataclasses import dataclass
 from typing import Iterable, Optional
 
-from itsdangerous import BadData, URLSafeSerializer
+from itsdangerous import BadData, Serializer, URLSafeSerializer
+from itsdangerous.encoding import base64_encode
 
 CONSENT_SALT = "cookiegate.consent-token.v1"
 MAX_TOKEN_LENGTH = 1024
@@ -35,9 +36,19 @@ def to_ms(moment: dt.datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
+class ReadableSerializer(URLSafeSerializer):
+    """Never zlib-compresses, so the banner can read the payload (base64url JSON before the first dot).
+
+    The payload is public by design (the visitor's own choices); only the signature is secret.
+    """
+
+    def dump_payload(self, obj) -> bytes:
+        return base64_encode(Serializer.dump_payload(self, obj))
+
+
 class TokenSigner:
     def __init__(self, secret_keys: Iterable[str]):
-        self._serializer = URLSafeSerializer(
+        self._serializer = ReadableSerializer(
             list(secret_keys), salt=CONSENT_SALT, signer_kwargs={"digest_method": hashlib.sha256}
         )
 

@@ -92,7 +92,7 @@ SPEC = {
             "post": {
                 "summary": "Withdraw consent; earlier tokens stop counting within 60 s everywhere",
                 "parameters": [SITE_KEY, CONSENT_ID, TOKEN_HEADER, TOKEN_QUERY, IDEMPOTENCY],
-                "requestBody": {"required": False, "content": {"application/json": {"schema": {"type": "object", "properties": {"url": {"type": "string"}, "language": {"type": "string"}, "gpc": {"type": "boolean"}}}}}},
+                "requestBody": {"required": False, "description": "The token may be sent here as `token` (keeps the request simple).", "content": {"application/json": {"schema": {"type": "object", "properties": {"token": {"type": "string"}, "url": {"type": "string"}, "language": {"type": "string"}, "gpc": {"type": "boolean"}}}}}},
                 "responses": {
                     "201": {"description": "Withdrawal recorded; a new token that says so.", "content": {"application/json": {"schema": _ref("ConsentAnswer")}}},
                     "400": _error("invalid_json"),

@@ -62,8 +62,10 @@ def post_consent(site_key: str) -> Response:
     return response
 
 
-def _token_from_request(*, cookie: bool) -> Optional[str]:
+def _token_from_request(*, cookie: bool = False, body: Optional[dict] = None) -> Optional[str]:
     raw = request.headers.get("X-Cookiegate-Token") or request.args.get("token")
+    if not raw and body is not None and isinstance(body.get("token"), str):
+        raw = body["token"]
     if not raw and cookie:
         raw = request.cookies.get(CONSENT_COOKIE)
     return raw or None
@@ -75,9 +77,9 @@ def decision(site_key: str) -> Response:
     return _json(decide(g.site, _token_from_request(cookie=True), signer(), state.revocations))
 
 
-def _visitor_token(consent_id: str) -> ConsentToken:
+def _visitor_token(consent_id: str, body: Optional[dict] = None) -> ConsentToken:
     """The caller's own token for this consent; expired or outdated tokens still prove who they are."""
-    token = signer().verify(_token_from_request(cookie=False))
+    token = signer().verify(_token_from_request(body=body))
     if token is None or token.site_key != g.site.key:
         raise ApiError(401, "invalid_token", "A valid consent token for this site is required.")
     if token.consent_id != consent_id:
@@ -101,8 +103,9 @@ def post_withdraw(site_key: str, consent_id: str) -> Response:
     # A browser says where it is; a site back end holding the token may call without an Origin.
     if request.headers.get("Origin") is not None:
         require_allowed_origin()
-    token = _visitor_token(consent_id)
     body = parse_json_object(request.get_data(cache=False), allow_empty=True)
+    # The token may come in the body too, which keeps the request simple (no preflight, no URL).
+    token = _visitor_token(consent_id, body)
     key = idempotency_key(request.headers.get("Idempotency-Key"), body)
     recorded = withdraw_consent(process_state(), g.site, token, body, visitor.describe(request), signer(), key)
     return _json(answer(recorded, g.site), 201)
