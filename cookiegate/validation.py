@@ -24,6 +24,14 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+def read_body(request) -> bytes:
+    """The request body, at most MAX_BODY_BYTES; bigger bodies are refused before they are read whole."""
+    data = request.get_data(cache=False)
+    if len(data) > MAX_BODY_BYTES:
+        raise invalid("The request body is larger than 4 KiB.", "payload_too_large", 413)
+    return data
+
+
 def parse_json_object(raw: bytes, *, allow_empty: bool = False) -> dict[str, Any]:
     """A JSON object from UTF-8 bytes; 400 invalid_json for anything that is not JSON."""
     if not raw.strip():

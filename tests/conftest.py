@@ -4,7 +4,7 @@ and a live gunicorn server for tests that need real HTTP."""
 from __future__ import annotations
 
 import os
-import secrets
+from contextlib import contextmanager, nullcontext
 import uuid
 from pathlib import Path
 
@@ -22,7 +22,8 @@ TEST_KEYS = ["old-test-key-" + "o" * 32, "new-test-key-" + "n" * 32]
 SHOP_ORIGIN = "https://shop.example.dk"
 
 
-def _postgres_database(base_url: str):
+@contextmanager
+def postgres_database(base_url: str):
     """A fresh database on the server of base_url; yields its URL, then drops it."""
     url = make_url(normalise_database_url(base_url))
     name = f"cookiegate_test_{uuid.uuid4().hex[:10]}"
@@ -41,7 +42,8 @@ def _postgres_database(base_url: str):
 def database_url(tmp_path_factory):
     base = os.environ.get("COOKIEGATE_TEST_DATABASE_URL")
     if base:
-        yield from _postgres_database(base)
+        with postgres_database(base) as url:
+            yield url
     else:
         yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'cookiegate-test.db'}"
 
@@ -144,5 +146,7 @@ def live_site(live_server, app):
     return make_site(origins=[SHOP_ORIGIN, live_server.url, "http://localhost:%d" % live_server.port])
 
 
-def random_key() -> str:
-    return secrets.token_urlsafe(12)
+def fresh_database(tmp_path):
+    """Another empty database on the backend under test (for migration tests)."""
+    base = os.environ.get("COOKIEGATE_TEST_DATABASE_URL")
+    return postgres_database(base) if base else nullcontext(f"sqlite:///{tmp_path}/fresh.db")

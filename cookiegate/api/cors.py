@@ -7,6 +7,7 @@ from flask import Response, g, request
 
 from ..errors import ApiError
 from ..state import process_state
+from ..validation import MAX_BODY_BYTES
 from . import bp
 
 ALLOWED_HEADERS = "Content-Type, Idempotency-Key, X-Cookiegate-Token"
@@ -20,8 +21,8 @@ def _site_key() -> Optional[str]:
 @bp.before_request
 def resolve_site() -> Optional[Response]:
     """Every per-site route needs a known site; a preflight is answered here."""
-    # The API reads small JSON bodies only; bigger ones are refused before they are read.
-    request.max_content_length = 4096
+    # One byte over the limit, so a chunked body (no Content-Length) that is too big shows as such.
+    request.max_content_length = MAX_BODY_BYTES + 1
     key = _site_key()
     if key is None:
         return None

@@ -14,7 +14,7 @@ from ..impressions import count_impression
 from ..sites import CONSENT_COOKIE, LANGUAGE_PATTERN
 from ..state import process_state
 from ..tokens import ConsentToken, signer
-from ..validation import idempotency_key, invalid, parse_json_object
+from ..validation import idempotency_key, invalid, parse_json_object, read_body
 from . import bp
 from .cors import require_allowed_origin
 from .openapi import SPEC
@@ -52,7 +52,7 @@ def site_config(site_key: str) -> Response:
 @limiter.limit(write_limit)
 def post_consent(site_key: str) -> Response:
     require_allowed_origin()
-    body = parse_json_object(request.get_data(cache=False))
+    body = parse_json_object(read_body(request))
     key = idempotency_key(request.headers.get("Idempotency-Key"), body)
     consent = validate_consent(g.site, body, signer())
     recorded = record_consent(process_state(), g.site, consent, visitor.describe(request), signer(), key)
@@ -103,7 +103,7 @@ def post_withdraw(site_key: str, consent_id: str) -> Response:
     # A browser says where it is; a site back end holding the token may call without an Origin.
     if request.headers.get("Origin") is not None:
         require_allowed_origin()
-    body = parse_json_object(request.get_data(cache=False), allow_empty=True)
+    body = parse_json_object(read_body(request), allow_empty=True)
     # The token may come in the body too, which keeps the request simple (no preflight, no URL).
     token = _visitor_token(consent_id, body)
     key = idempotency_key(request.headers.get("Idempotency-Key"), body)
@@ -115,7 +115,7 @@ def post_withdraw(site_key: str, consent_id: str) -> Response:
 @limiter.limit(write_limit)
 def post_impression(site_key: str) -> Response:
     require_allowed_origin()
-    parse_json_object(request.get_data(cache=False), allow_empty=True)
+    parse_json_object(read_body(request), allow_empty=True)
     count_impression(g.site.id, visitor.describe(request))
     return _no_store(Response(status=204))
 

@@ -1,0 +1,140 @@
+"""The command line: `flask --app wsgi cookiegate <command>`."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from sqlalchemy import func, select
+
+from cookiegate.demo import DEMO_KEY
+from cookiegate.extensions import db
+from cookiegate.ledger import record_digest
+from cookiegate.models import ApiToken, AuditEvent, ConsentRecord, ImpressionCount, Site, User
+from cookiegate.users import hash_token
+
+from .conftest import TEST_KEYS
+from .support import ROOT, post_consent
+
+
+def run(runner, *args, **kwargs):
+    return runner.invoke(args=["cookiegate", *args], **kwargs)
+
+
+def test_create_site_prints_the_key_last_and_sets_up_categories_and_services(runner):
+    result = run(runner, "create-site", "Energi Nord", "--origin", "https://www.energinord.dk", "--origin", "https://energinord.dk/",
+                 "--ga", "G-AB12CD34", "--fb", "998877665544")
+    assert result.exit_code == 0, result.output
+    key = result.output.strip().splitlines()[-1]
+    site = db.session.execute(select(Site).where(Site.key == key)).scalar_one()
+    assert site.name == "Energi Nord"
+    assert site.origins == ["https://energinord.dk", "https://www.energinord.dk"]
+    assert [c.slug for c in site.categories] == ["necessary", "statistics", "marketing"]
+    assert {s.key: s.category.slug for s in site.services} == {"google_analytics": "statistics", "facebook_pixel": "marketing"}
+    assert db.session.execute(select(AuditEvent.action).where(AuditEvent.site_id == site.id)).scalars().all() == ["site.create"]
+
+
+def test_create_site_refuses_bad_origins_and_ids(runner):
+    for args in (
+        ["--origin", "ftp://shop.example.dk"],
+        ["--origin", "https://shop.example.dk/path"],
+        ["--origin", "https://shop.example.dk", "--ga", "UA-1234-1"],
+        ["--origin", "https://shop.example.dk", "--fb", "pixel"],
+    ):
+        result = run(runner, "create-site", "Bad", *args)
+        assert result.exit_code != 0
+        assert "Error" in result.output
+    assert db.session.execute(select(func.count()).select_from(Site)).scalar_one() == 0
+
+
+def test_create_user_with_password_from_stdin(runner, site):
+    result = run(runner, "create-user", "Marketing@Example.dk", "--role", "marketer", "--site", site.key, "--password-stdin",
+                 input="correct horse battery\n")
+    assert result.exit_code == 0, result.output
+    user = db.session.execute(select(User)).scalar_one()
+    assert user.email == "marketing@example.dk" and user.role == "marketer"
+    assert [s.key for s in user.sites] == [site.key]
+    assert "correct horse" not in user.password_hash
+
+
+def test_create_user_prompts_for_the_password_twice(runner):
+    result = run(runner, "create-user", "admin@example.dk", "--role", "admin", input="long enough pw\nlong enough pw\n")
+    assert result.exit_code == 0, result.output
+    assert db.session.execute(select(User.role)).scalar_one() == "admin"
+
+
+def test_create_user_refuses_short_passwords_unknown_sites_and_duplicates(runner, site):
+    assert run(runner, "create-user", "a@example.dk", "--role", "admin", "--password-stdin", input="short\n").exit_code != 0
+    assert run(runner, "create-user", "a@example.dk", "--role", "admin", "--site", "nope", "--password-stdin", input="long enough pw\n").exit_code != 0
+    assert run(runner, "create-user", "a@example.dk", "--role", "admin", "--password-stdin", input="long enough pw\n").exit_code == 0
+    assert run(runner, "create-user", "A@example.dk", "--role", "admin", "--password-stdin", input="long enough pw\n").exit_code != 0
+    assert run(runner, "create-user", "b@example.dk", "--role", "owner", "--password-stdin", input="long enough pw\n").exit_code != 0
+
+
+def test_create_token_prints_it_once_and_keeps_only_its_hash(runner, site):
+    run(runner, "create-user", "m@example.dk", "--role", "marketer", "--site", site.key, "--password-stdin", input="long enough pw\n")
+    result = run(runner, "create-token", "m@example.dk")
+    assert result.exit_code == 0, result.output
+    token = result.output.strip().splitlines()[-1]
+    assert token.startswith("cg_") and len(token) > 40
+    stored = db.session.execute(select(ApiToken)).scalar_one()
+    assert stored.token_hash == hash_token(token)
+    assert token not in json.dumps([stored.token_hash, stored.prefix])
+    assert run(runner, "create-token", "nobody@example.dk").exit_code != 0
+
+
+def test_bump_policy_raises_the_version(runner, site):
+    result = run(runner, "bump-policy", site.key)
+    assert result.exit_code == 0 and "2" in result.output
+    db.session.expire_all()
+    assert db.session.get(Site, site.id).policy_version == 2
+    assert run(runner, "bump-policy", "nope").exit_code != 0
+
+
+def test_export_prints_the_visitors_records_as_json(runner, client, site):
+    answer = post_consent(client, site.key).get_json()
+    result = run(runner, "export", site.key, answer["consent_id"])
+    assert result.exit_code == 0, result.output
+    exported = json.loads(result.output)
+    assert exported["consent_id"] == answer["consent_id"]
+    assert exported["records"][0]["choices"] == answer["choices"]
+    assert exported["banners"]
+    assert run(runner, "export", site.key, "0" * 32).exit_code != 0
+
+
+def test_demo_creates_a_site_with_chained_sample_data_and_is_safe_to_rerun(runner):
+    first = run(runner, "demo", "--days", "5")
+    assert first.exit_code == 0, first.output
+    assert first.output.strip().splitlines()[-1] == DEMO_KEY
+    site = db.session.execute(select(Site).where(Site.key == DEMO_KEY)).scalar_one()
+    records = db.session.execute(select(ConsentRecord).order_by(ConsentRecord.seq)).scalars().all()
+    assert len(records) > 50
+    assert {r.method for r in records} == {"accept_all", "reject_all", "custom"}
+    assert len({r.city for r in records}) > 3 and any(r.is_bot for r in records)
+    for before, after in zip(records, records[1:]):
+        assert after.prev_hash == before.content_hash and after.seq == before.seq + 1
+    assert all(r.content_hash == record_digest(r, site.key) for r in records)
+    assert db.session.execute(select(func.sum(ImpressionCount.count))).scalar_one() > len(records)
+    second = run(runner, "demo", "--days", "5")
+    assert second.exit_code == 0
+    assert db.session.execute(select(func.count()).select_from(ConsentRecord)).scalar_one() == len(records)
+
+
+def test_flask_app_wsgi_cookiegate_works_as_a_real_command(migrated, instance_dir, app):
+    env = dict(os.environ, COOKIEGATE_DATABASE_URL=migrated, COOKIEGATE_SECRET_KEYS=",".join(TEST_KEYS),
+               COOKIEGATE_INSTANCE_PATH=str(instance_dir), COOKIEGATE_ENV="production")
+    flask = os.path.join(os.path.dirname(sys.executable), "flask")
+    result = subprocess.run([flask, "--app", "wsgi", "cookiegate", "create-site", "Sub", "--origin", "https://sub.example.dk"],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    key = result.stdout.strip().splitlines()[-1]
+    assert db.session.execute(select(Site.name).where(Site.key == key)).scalar_one() == "Sub"
+
+
+def test_site_keys_are_safe_command_line_arguments():
+    from cookiegate.sites import SITE_KEY_PATTERN, new_site_key
+
+    keys = {new_site_key() for _ in range(2000)}
+    assert len(keys) == 2000
+    assert all(SITE_KEY_PATTERN.match(k) and k.isalnum() for k in keys)
