@@ -113,3 +113,14 @@ class LiveServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+
+def database_text() -> str:
+    """Every value of every row of every table, as text: what a privacy check greps."""
+    from sqlalchemy import select
+
+    parts = []
+    for table in db.metadata.sorted_tables:
+        for row in db.session.execute(select(table)).all():
+            parts.extend(json.dumps(value, default=str, ensure_ascii=False) for value in row)
+    return "\n".join(parts)

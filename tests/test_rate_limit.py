@@ -1,0 +1,59 @@
+"""Too many requests: 429 with Retry-After, counted per hashed client address, never a 500."""
+from __future__ import annotations
+
+import redis
+
+from cookiegate.extensions import db, limiter
+from cookiegate.models import ConsentRecord
+
+from .support import post_consent
+
+
+def test_too_many_consents_get_429_with_retry_after(make_app, app, site):
+    limited = make_app(COOKIEGATE_RATELIMIT="3 per minute").test_client()
+    for _ in range(3):
+        assert post_consent(limited, site.key).status_code == 201
+    response = post_consent(limited, site.key)
+    assert response.status_code == 429
+    assert response.get_json()["error"]["code"] == "rate_limited"
+    assert 1 <= int(response.headers["Retry-After"]) <= 61  # the window, rounded up
+    assert db.session.query(ConsentRecord).count() == 3
+
+
+def test_limits_are_per_client_address(make_app, app, site):
+    limited = make_app(COOKIEGATE_RATELIMIT="2 per minute").test_client()
+
+    def post_from(address):
+        return limited.post(
+            f"/api/v1/sites/{site.key}/consents",
+            data=b'{"method": "accept_all", "policy_version": 1}',
+            headers={"Origin": "https://shop.example.dk"},
+            environ_base={"REMOTE_ADDR": address},
+        )
+
+    assert [post_from(a).status_code for a in ("192.0.2.1", "192.0.2.1", "192.0.2.2", "192.0.2.2")] == [201] * 4
+    assert post_from("192.0.2.1").status_code == 429
+
+
+def test_shared_redis_store_counts_across_processes_without_keeping_addresses(make_app, app, site):
+    store = "redis://127.0.0.1:6379/14"
+    connection = redis.Redis.from_url(store)
+    connection.flushdb()
+    first = make_app(COOKIEGATE_RATELIMIT="3 per minute", RATELIMIT_STORAGE_URI=store)
+    second = make_app(COOKIEGATE_RATELIMIT="3 per minute", RATELIMIT_STORAGE_URI=store)
+    try:
+        statuses = [post_consent(c.test_client(), site.key).status_code for c in (first, second, first, second)]
+        assert statuses == [201, 201, 201, 429]
+        stored = b" ".join(connection.keys("*"))
+        assert stored and b"127.0.0.1" not in stored
+    finally:
+        connection.flushdb()
+        limiter.init_app(app)  # back to this test app's own store
+
+
+def test_a_rate_limit_store_that_is_down_never_costs_a_consent(make_app, app, site):
+    unreachable = make_app(RATELIMIT_STORAGE_URI="redis://127.0.0.1:1/0")
+    try:
+        assert post_consent(unreachable.test_client(), site.key).status_code == 201
+    finally:
+        limiter.init_app(app)
