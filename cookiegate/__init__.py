@@ -28,10 +28,6 @@ def create_app(config: Optional[dict[str, Any]] = None) -> Flask:
     check_config(settings, app.instance_path)
     app.config.update(settings)
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", _engine_options(app.config["SQLALCHEMY_DATABASE_URI"]))
-    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["COOKIEGATE_RATELIMIT_STORAGE"])
-    # A rate-limit store that is down must not turn a consent into a 500.
-    app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
-    app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
     app.json.sort_keys = False
     app.json.ensure_ascii = False
 

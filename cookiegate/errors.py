@@ -7,8 +7,6 @@ in an answer or a log line through an error.
 from __future__ import annotations
 
 import logging
-import math
-import time
 from typing import Any
 
 from flask import Flask, Response, jsonify
@@ -33,11 +31,12 @@ HTTP_CODES = {
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str, **extra: Any):
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None, **extra: Any):
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.headers = headers or {}
         self.extra = extra
 
 
@@ -50,24 +49,19 @@ def error_response(status: int, code: str, message: str, **extra: Any) -> Respon
     return response
 
 
+def _api_error(error: ApiError) -> Response:
+    response = error_response(error.status, error.code, error.message, **error.extra)
+    response.headers.update(error.headers)
+    return response
+
+
 def _http_error(error: HTTPException) -> Response:
     status = error.code or 500
     code, message = HTTP_CODES.get(status, ("error", error.name))
     response = error_response(status, code, message)
-    if status == 429:
-        response.headers["Retry-After"] = str(_retry_after())
     if status == 405 and error.valid_methods:
         response.headers["Allow"] = ", ".join(error.valid_methods)
     return response
-
-
-def _retry_after() -> int:
-    from .extensions import limiter
-
-    current = limiter.current_limit
-    if current is None:
-        return 60
-    return max(1, math.ceil(current.reset_at - time.time()))
 
 
 def _unexpected(error: Exception) -> Response:
@@ -77,6 +71,6 @@ def _unexpected(error: Exception) -> Response:
 
 
 def register(app: Flask) -> None:
-    app.register_error_handler(ApiError, lambda e: error_response(e.status, e.code, e.message, **e.extra))
+    app.register_error_handler(ApiError, _api_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected)

@@ -1,17 +1,15 @@
 """Extensions, created once and bound to an app with init_app."""
 from __future__ import annotations
 
-import hashlib
-import hmac
 import sqlite3
 
-from flask import current_app, request
-from flask_limiter import Limiter
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase
+
+from .ratelimit import RateLimiter
 
 # Stable constraint names, so Alembic sees the same schema on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -27,16 +25,9 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-def client_key() -> str:
-    """Rate-limit bucket for the client: a keyed hash, so no store ever holds an address."""
-    secret = current_app.config["SECRET_KEY"].encode()
-    address = (request.remote_addr or "").encode()
-    return hmac.new(secret, b"ratelimit:" + address, hashlib.sha256).hexdigest()[:24]
-
-
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
-limiter = Limiter(key_func=client_key, headers_enabled=False)
+limiter = RateLimiter()
 
 
 @event.listens_for(Engine, "connect")

@@ -14,7 +14,7 @@ from sqlalchemy.engine import make_url
 
 from cookiegate import create_app
 from cookiegate.config import normalise_database_url
-from cookiegate.extensions import db, limiter
+from cookiegate.extensions import db
 
 from .support import LiveServer, make_site
 
@@ -108,7 +108,6 @@ def make_app(migrated, instance_dir):
 @pytest.fixture
 def app(make_app):
     app = make_app()
-    limiter.reset()
     with app.app_context():
         yield app
         db.session.remove()

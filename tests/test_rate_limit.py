@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import redis
 
-from cookiegate.extensions import db, limiter
+from cookiegate.extensions import db
 from cookiegate.models import ConsentRecord
 
 from .support import post_consent
@@ -39,8 +39,8 @@ def test_shared_redis_store_counts_across_processes_without_keeping_addresses(ma
     store = "redis://127.0.0.1:6379/14"
     connection = redis.Redis.from_url(store)
     connection.flushdb()
-    first = make_app(COOKIEGATE_RATELIMIT="3 per minute", RATELIMIT_STORAGE_URI=store)
-    second = make_app(COOKIEGATE_RATELIMIT="3 per minute", RATELIMIT_STORAGE_URI=store)
+    first = make_app(COOKIEGATE_RATELIMIT="3 per minute", COOKIEGATE_RATELIMIT_STORAGE=store)
+    second = make_app(COOKIEGATE_RATELIMIT="3 per minute", COOKIEGATE_RATELIMIT_STORAGE=store)
     try:
         statuses = [post_consent(c.test_client(), site.key).status_code for c in (first, second, first, second)]
         assert statuses == [201, 201, 201, 429]
@@ -48,12 +48,16 @@ def test_shared_redis_store_counts_across_processes_without_keeping_addresses(ma
         assert stored and b"127.0.0.1" not in stored
     finally:
         connection.flushdb()
-        limiter.init_app(app)  # back to this test app's own store
 
 
-def test_a_rate_limit_store_that_is_down_never_costs_a_consent(make_app, app, site):
-    unreachable = make_app(RATELIMIT_STORAGE_URI="redis://127.0.0.1:1/0")
-    try:
-        assert post_consent(unreachable.test_client(), site.key).status_code == 201
-    finally:
-        limiter.init_app(app)
+def test_a_rate_limit_store_that_is_down_never_costs_a_consent_and_still_limits(make_app, app, site, caplog):
+    unreachable = make_app(COOKIEGATE_RATELIMIT_STORAGE="redis://127.0.0.1:1/0", COOKIEGATE_RATELIMIT="2 per minute").test_client()
+    assert [post_consent(unreachable, site.key).status_code for _ in range(3)] == [201, 201, 429]
+    assert caplog.text.count("rate-limit store unreachable") == 1
+
+
+def test_reading_endpoints_are_not_rate_limited(make_app, app, site):
+    limited = make_app(COOKIEGATE_RATELIMIT="1 per minute").test_client()
+    for _ in range(5):
+        assert limited.get(f"/api/v1/sites/{site.key}/decision").status_code == 200
+        assert limited.get(f"/api/v1/sites/{site.key}/config").status_code == 200

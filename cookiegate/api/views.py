@@ -20,10 +20,6 @@ from .cors import require_allowed_origin
 from .openapi import SPEC
 
 
-def write_limit() -> str:
-    return current_app.config["COOKIEGATE_RATELIMIT"]
-
-
 def _no_store(response: Response) -> Response:
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -49,7 +45,7 @@ def site_config(site_key: str) -> Response:
 
 
 @bp.post("/sites/<site_key>/consents")
-@limiter.limit(write_limit)
+@limiter.limit()
 def post_consent(site_key: str) -> Response:
     require_allowed_origin()
     body = parse_json_object(read_body(request))
@@ -88,7 +84,7 @@ def _visitor_token(consent_id: str, body: Optional[dict] = None) -> ConsentToken
 
 
 @bp.get("/sites/<site_key>/consents/<consent_id>")
-@limiter.limit(write_limit)
+@limiter.limit()
 def get_proof(site_key: str, consent_id: str) -> Response:
     _visitor_token(consent_id)
     proof = proof_of_consent(g.site.id, g.site.key, consent_id)
@@ -98,7 +94,7 @@ def get_proof(site_key: str, consent_id: str) -> Response:
 
 
 @bp.post("/sites/<site_key>/consents/<consent_id>/withdraw")
-@limiter.limit(write_limit)
+@limiter.limit()
 def post_withdraw(site_key: str, consent_id: str) -> Response:
     # A browser says where it is; a site back end holding the token may call without an Origin.
     if request.headers.get("Origin") is not None:
@@ -112,7 +108,7 @@ def post_withdraw(site_key: str, consent_id: str) -> Response:
 
 
 @bp.post("/sites/<site_key>/impressions")
-@limiter.limit(write_limit)
+@limiter.limit()
 def post_impression(site_key: str) -> Response:
     require_allowed_origin()
     parse_json_object(read_body(request), allow_empty=True)

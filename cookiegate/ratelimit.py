@@ -1,0 +1,83 @@
+"""Rate limits for the write endpoints, on the `limits` library.
+
+Only decorated views pay for a check (the decision endpoint and the banner
+files do not). Clients are counted under a keyed hash of their address, so no
+store ever holds an address. A store that is down (Redis) must never cost a
+consent: checks then fall back to this process's memory.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import hmac
+import logging
+import math
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from flask import Flask, current_app, request
+from limits import parse
+from limits.storage import MemoryStorage, Storage, storage_from_string
+from limits.strategies import FixedWindowRateLimiter
+
+from .errors import ApiError
+
+log = logging.getLogger(__name__)
+WARN_EVERY = 60.0
+
+
+def client_key() -> str:
+    secret = current_app.config["SECRET_KEY"].encode()
+    address = (request.remote_addr or "").encode()
+    return hmac.new(secret, b"ratelimit:" + address, hashlib.sha256).hexdigest()[:24]
+
+
+@dataclass
+class _Bound:
+    primary: FixedWindowRateLimiter
+    fallback: FixedWindowRateLimiter
+    warned_at: float = -WARN_EVERY
+
+
+class RateLimiter:
+    """Created once in extensions.py; each app gets its own store through init_app."""
+
+    def init_app(self, app: Flask) -> None:
+        storage: Storage = storage_from_string(app.config["COOKIEGATE_RATELIMIT_STORAGE"])
+        app.extensions["cookiegate.ratelimit"] = _Bound(FixedWindowRateLimiter(storage), FixedWindowRateLimiter(MemoryStorage()))
+
+    def limit(self, setting: str = "COOKIEGATE_RATELIMIT") -> Callable:
+        def decorator(view: Callable) -> Callable:
+            @functools.wraps(view)
+            def wrapper(*args, **kwargs):
+                self.check(request.endpoint or view.__name__, current_app.config[setting])
+                return view(*args, **kwargs)
+
+            return wrapper
+
+        return decorator
+
+    def check(self, scope: str, rule: str) -> None:
+        bound: _Bound = current_app.extensions["cookiegate.ratelimit"]
+        item = _parse(rule)
+        identifiers = ("cookiegate", scope, client_key())
+        try:
+            allowed = bound.primary.hit(item, *identifiers)
+            limiter = bound.primary
+        except Exception as error:  # the store is down: count in memory until it is back
+            now = time.monotonic()
+            if now - bound.warned_at >= WARN_EVERY:
+                bound.warned_at = now
+                log.warning("rate-limit store unreachable (%s); counting in memory meanwhile", type(error).__name__)
+            allowed = bound.fallback.hit(item, *identifiers)
+            limiter = bound.fallback
+        if not allowed:
+            reset_at = limiter.get_window_stats(item, *identifiers).reset_time
+            retry_after = max(1, math.ceil(reset_at - time.time()))
+            raise ApiError(429, "rate_limited", "Too many requests; try again later.", headers={"Retry-After": str(retry_after)})
+
+
+@functools.lru_cache(maxsize=32)
+def _parse(rule: str):
+    return parse(rule)
