@@ -9,7 +9,7 @@ from typing import Any, Optional
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import banner, cli, errors, state, tokens
+from . import banner, cli, errors, geo, state, tokens
 from .config import check as check_config
 from .config import from_environment
 from .extensions import db, limiter, migrate
@@ -42,6 +42,7 @@ def create_app(config: Optional[dict[str, Any]] = None) -> Flask:
     limiter.init_app(app)
     errors.register(app)
     state.init_app(app)
+    geo.init_app(app)
     tokens.init_app(app)
     banner.init_app(app)
     cli.init_app(app)

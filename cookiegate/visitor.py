@@ -2,6 +2,11 @@
 
 The request's address and User-Agent are read here and nowhere else, and only
 the coarse result leaves this module.
+
+The address is `request.remote_addr`: the socket peer, or, with
+COOKIEGATE_TRUSTED_PROXIES=N, the N-th address from the right of
+X-Forwarded-For (ProxyFix in create_app has already picked it; whatever a
+client wrote further left is never used).
 """
 from __future__ import annotations
 
@@ -9,20 +14,11 @@ from dataclasses import dataclass
 
 from flask import Request
 
+from . import geo, useragent
+from .geo import Location
+from .useragent import Device
 
-@dataclass(frozen=True)
-class Location:
-    country: str = ""
-    region: str = ""
-    city: str = ""
-
-
-@dataclass(frozen=True)
-class Device:
-    device_type: str = ""
-    browser_family: str = ""
-    os_family: str = ""
-    is_bot: bool = False
+__all__ = ["Device", "Location", "Visitor", "describe"]
 
 
 @dataclass(frozen=True)
@@ -32,5 +28,10 @@ class Visitor:
 
 
 def describe(request: Request) -> Visitor:
-    # Location and device lookups arrive with the geo/device work; until then both stay empty.
-    return Visitor()
+    headers = request.headers
+    return Visitor(
+        location=geo.locate(request.remote_addr),
+        device=useragent.classify(
+            headers.get("User-Agent"), headers.get("Sec-CH-UA-Mobile"), headers.get("Sec-CH-UA-Platform")
+        ),
+    )

@@ -1,0 +1,227 @@
+"""City-level location from a MaxMind-format City database (GeoLite2-City, GeoIP2-City, DB-IP City Lite).
+
+Only three things come out of a lookup: the country's ISO code ("DK"), the
+first-level subdivision as a full ISO 3166-2 code ("DK-84") and the city's
+English name ("Copenhagen"). Coordinates, postal codes, networks and prefix
+lengths are never read out of the record, and the address itself is never
+logged, stored or put into an error message.
+
+The database is memory-mapped once per process. Every `recheck_seconds` (60 by
+default, `COOKIEGATE_GEOIP_RECHECK` in the app config) a lookup stats the file;
+when it was replaced (geoipupdate renames a new file into place), the new one is
+opened and used from then on, without a restart. See docs/geoip.md.
+"""
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+import re
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import geoip2.database
+import geoip2.errors
+import maxminddb
+from flask import Flask, current_app
+
+log = logging.getLogger(__name__)
+
+EXTENSION = "cookiegate.geoip"
+DEFAULT_RECHECK_SECONDS = 60.0
+CITY_MAX = 120  # ConsentRecord.city
+_CODE = re.compile(r"^[A-Z0-9]{1,3}$")
+_COUNTRY = re.compile(r"^[A-Z]{2}$")
+
+HOW_TO_ADD = (
+    "download GeoLite2-City (free MaxMind account, geoipupdate) or DB-IP City Lite and put the .mmdb file "
+    "there, or point COOKIEGATE_GEOIP_DB at it; it is picked up without a restart (see docs/geoip.md)"
+)
+
+
+@dataclass(frozen=True)
+class Location:
+    country: str = ""  # ISO 3166-1 alpha-2, "DK"
+    region: str = ""  # ISO 3166-2 of the first-level subdivision, "DK-84"
+    city: str = ""  # English name as the database spells it, "Copenhagen"
+
+
+def _signature(path: str) -> Optional[tuple[int, int, int]]:
+    """What changes when the file is replaced or rewritten; None when there is no file."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def _open(path: str) -> geoip2.database.Reader:
+    try:
+        # The C extension maps the file; the pure-Python reader maps it too when the extension is missing.
+        reader = geoip2.database.Reader(path, mode=maxminddb.MODE_MMAP_EXT)
+    except (ImportError, ValueError):
+        reader = geoip2.database.Reader(path, mode=maxminddb.MODE_MMAP)
+    database_type = reader.metadata().database_type
+    if "City" not in database_type:
+        reader.close()
+        raise ValueError(f"it is a {database_type!r} database, not a City database")
+    return reader
+
+
+def _describe(error: Exception) -> str:
+    # Opening a file never involves request data, so its error text is safe to show the operator.
+    text = str(error).strip() or "unreadable"
+    return f"{type(error).__name__}: {text[:200]}"
+
+
+def _routable(address: Optional[str]) -> Optional[str]:
+    """The address in canonical form if it could be in a public database; None for anything else."""
+    if not address:
+        return None
+    address = address.strip()
+    # Some proxies write a port: "[2001:db8::1]:443", "192.0.2.1:443".
+    if address.startswith("["):
+        address = address[1:].partition("]")[0]
+    elif address.count(":") == 1:
+        address = address.partition(":")[0]
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        # A dual-stack socket reports IPv4 clients as ::ffff:a.b.c.d.
+        ip = ip.ipv4_mapped
+    if not ip.is_global or ip.is_multicast or ip.is_reserved or ip.is_unspecified:
+        return None
+    return str(ip)
+
+
+class GeoDatabase:
+    """One process's view of the City database; `locate` never raises."""
+
+    def __init__(self, path: str, recheck_seconds: float = DEFAULT_RECHECK_SECONDS):
+        self.path = path
+        self.recheck_seconds = recheck_seconds
+        self._reader: Optional[geoip2.database.Reader] = None
+        self._signature: Optional[tuple[int, int, int]] = None
+        self._next_check = 0.0
+        self._reload_lock = threading.Lock()
+        self._lookup_failure_logged = False
+
+    # -- opening and reloading -------------------------------------------------
+
+    def open(self) -> None:
+        """At start-up: open the database, or log one line saying why not and how to add one."""
+        if not self.path:
+            log.warning("GeoIP: no location database configured (COOKIEGATE_GEOIP_DB is empty); "
+                        "consents are recorded without location. To add one, %s.", HOW_TO_ADD)
+            return
+        self._signature = _signature(self.path)
+        self._next_check = time.monotonic() + self.recheck_seconds
+        if self._signature is None:
+            log.warning("GeoIP: no location database at %s; consents are recorded without location. "
+                        "To add one, %s.", self.path, HOW_TO_ADD)
+            return
+        try:
+            self._reader = _open(self.path)
+        except Exception as error:  # noqa: BLE001 - any unreadable file means "no location", never a crash
+            log.warning("GeoIP: the location database at %s cannot be used (%s); consents are recorded "
+                        "without location. To fix it, %s.", self.path, _describe(error), HOW_TO_ADD)
+            return
+        log.info("GeoIP: using %s", self._summary(self._reader))
+
+    def _summary(self, reader: geoip2.database.Reader) -> str:
+        meta = reader.metadata()
+        built = time.strftime("%Y-%m-%d", time.gmtime(meta.build_epoch))
+        return f"{meta.database_type} built {built} at {self.path}"
+
+    def _maybe_reload(self) -> None:
+        if not self.path or time.monotonic() < self._next_check:
+            return
+        # One thread checks; the others go on with the reader they have.
+        if not self._reload_lock.acquire(blocking=False):
+            return
+        try:
+            self._next_check = time.monotonic() + self.recheck_seconds
+            signature = _signature(self.path)
+            if signature == self._signature:
+                return
+            self._signature = signature
+            if signature is None:
+                if self._reader is not None:
+                    log.warning("GeoIP: the location database at %s was removed; consents are recorded "
+                                "without location until one is added.", self.path)
+                # Not closed: a lookup on another thread may still hold it; it is closed when no one does.
+                self._reader = None
+                return
+            try:
+                reader = _open(self.path)
+            except Exception as error:  # noqa: BLE001
+                still = "keeping the previous one" if self._reader is not None else "no location until it is fixed"
+                log.warning("GeoIP: the location database at %s changed but cannot be used (%s); %s.",
+                            self.path, _describe(error), still)
+                return
+            self._reader = reader
+            self._lookup_failure_logged = False
+            log.info("GeoIP: now using %s", self._summary(reader))
+        finally:
+            self._reload_lock.release()
+
+    # -- questions ---------------------------------------------------------------
+
+    def available(self) -> bool:
+        self._maybe_reload()
+        return self._reader is not None
+
+    def locate(self, address: Optional[str]) -> Location:
+        self._maybe_reload()
+        reader = self._reader
+        if reader is None:
+            return Location()
+        ip = _routable(address)
+        if ip is None:
+            return Location()
+        try:
+            city = reader.city(ip)
+        except geoip2.errors.AddressNotFoundError:
+            return Location()
+        except Exception as error:  # noqa: BLE001 - a bad record must not cost the visitor their consent
+            # Most likely the file was overwritten in place instead of replaced: look at it again now.
+            self._next_check = 0.0
+            if not self._lookup_failure_logged:
+                # The type only: some of these exceptions name the address.
+                log.warning("GeoIP: a lookup failed (%s); that visitor gets no location.", type(error).__name__)
+                self._lookup_failure_logged = True
+            return Location()
+        return _coarse(city)
+
+
+def _coarse(city: Any) -> Location:
+    """Country, first-level subdivision and English city name; nothing else leaves the record."""
+    country = city.country.iso_code or ""
+    if not _COUNTRY.match(country):
+        return Location()
+    region = ""
+    if city.subdivisions:
+        code = (city.subdivisions[0].iso_code or "").upper()
+        if _CODE.match(code):
+            region = f"{country}-{code}"
+    name = (city.city.names or {}).get("en") or ""
+    name = " ".join(name.split())[:CITY_MAX]
+    return Location(country=country, region=region, city=name)
+
+
+def init_app(app: Flask) -> None:
+    geo = GeoDatabase(
+        app.config.get("COOKIEGATE_GEOIP_DB") or "",
+        float(app.config.get("COOKIEGATE_GEOIP_RECHECK", DEFAULT_RECHECK_SECONDS)),
+    )
+    geo.open()
+    app.extensions[EXTENSION] = geo
+
+
+def locate(address: Optional[str]) -> Location:
+    geo: Optional[GeoDatabase] = current_app.extensions.get(EXTENSION)
+    return geo.locate(address) if geo is not None else Location()
