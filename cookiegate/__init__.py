@@ -13,6 +13,7 @@ from . import banner, cli, errors, geo, state, tokens
 from .config import check as check_config
 from .config import from_environment
 from .extensions import db, limiter, migrate
+from .sessions import SessionOnDemand
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -28,6 +29,7 @@ def create_app(config: Optional[dict[str, Any]] = None) -> Flask:
     check_config(settings, app.instance_path)
     app.config.update(settings)
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", _engine_options(app.config["SQLALCHEMY_DATABASE_URI"]))
+    app.session_interface = SessionOnDemand()
     app.json.sort_keys = False
     app.json.ensure_ascii = False
 

@@ -13,7 +13,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
 from . import dbutil
@@ -28,6 +28,20 @@ from .validation import bool_field, int_field, invalid, page_url, text_field
 from .visitor import Visitor
 
 USER_METHODS = ("accept_all", "reject_all", "custom")
+# The append path's statements, built once: on the hottest write path the ORM's unit of work
+# and per-request statement construction cost more than the database does.
+_sites, _records = Site.__table__, ConsentRecord.__table__
+TAKE_NEXT_SEQ = (
+    update(_sites)
+    .where(_sites.c.id == bindparam("site_id"))
+    .values(log_seq=_sites.c.log_seq + 1)
+    .returning(_sites.c.log_seq, _sites.c.log_head, _sites.c.policy_version)
+)
+INSERT_RECORD = _records.insert()
+INSERT_REVOCATION = ConsentRevocation.__table__.insert()
+SET_HEAD = update(_sites).where(_sites.c.id == bindparam("site_id")).values(log_head=bindparam("head"))
+# Every column but the autoincrement id; the record object itself is never added to the session.
+INSERTED_COLUMNS = tuple(c.name for c in _records.columns if c.name != "id")
 
 
 @dataclass(frozen=True)
@@ -155,12 +169,7 @@ def _append(
         return existing, False
     try:
         # Taking the site row first serialises the chain (and the SQLite write lock).
-        seq, prev_hash, current_version = session.execute(
-            update(Site)
-            .where(Site.id == state.id)
-            .values(log_seq=Site.log_seq + 1)
-            .returning(Site.log_seq, Site.log_head, Site.policy_version)
-        ).one()
+        seq, prev_hash, current_version = session.execute(TAKE_NEXT_SEQ, {"site_id": state.id}).one()
         if expected_version is not None and expected_version != current_version:
             session.rollback()
             raise ApiError(
@@ -199,12 +208,13 @@ def _append(
             prev_hash=prev_hash,
         )
         record.content_hash = record_digest(record, state.key)
-        session.add(record)
+        session.execute(INSERT_RECORD, {column: getattr(record, column) for column in INSERTED_COLUMNS})
         if method == "withdraw":
-            session.add(
-                ConsentRevocation(site_id=state.id, consent_id=consent_id, revoked_at=record.created_at, reason="withdraw")
+            session.execute(
+                INSERT_REVOCATION,
+                {"site_id": state.id, "consent_id": consent_id, "revoked_at": record.created_at, "reason": "withdraw"},
             )
-        session.execute(update(Site).where(Site.id == state.id).values(log_head=record.content_hash))
+        session.execute(SET_HEAD, {"site_id": state.id, "head": record.content_hash})
         session.commit()
     except IntegrityError:
         # A concurrent retry with the same idempotency key won the race: answer with its record.

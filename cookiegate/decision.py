@@ -1,6 +1,7 @@
 """May each tag load? Decided from the signed token and this process's state, failing closed."""
 from __future__ import annotations
 
+import json
 import time
 from typing import Any, Optional
 
@@ -40,29 +41,47 @@ def status_of(
     return "given"
 
 
-def decide(
-    state: SiteState,
-    raw_token: Optional[str],
-    signer: TokenSigner,
-    revocations: Revocations,
-    now_ms: Optional[int] = None,
-) -> dict[str, Any]:
+def evaluate(
+    state: SiteState, raw_token: Optional[str], signer: TokenSigner, revocations: Revocations, now_ms: Optional[int] = None
+) -> tuple[str, Optional[ConsentToken]]:
     token = signer.verify(raw_token) if raw_token else None
     if raw_token and token is None:
-        status = "invalid"
+        return "invalid", None
+    return status_of(state, token, revocations, now_ms if now_ms is not None else int(time.time() * 1000)), token
+
+
+def _fragment(state: SiteState, status: str, granted: frozenset[str]) -> str:
+    """Everything after the consent id, serialised once per status and granted set (a few per site)."""
+    key = (status, granted)
+    fragment = state.decision_fragments.get(key)
+    if fragment is None:
+        allowed = state.required | granted
+        rest = {
+            "policy_version": state.policy_version,
+            "choices": {slug: slug in allowed for slug in state.categories},
+            "tags": {key: category in allowed for key, category in state.service_categories.items()},
+            "consent_mode": {kind: "granted" if category in allowed else "denied" for kind, category in CONSENT_MODE.items()},
+            "show_banner": status != "given",
+        }
+        fragment = json.dumps(rest, separators=(",", ":"))[1:-1]
+        state.decision_fragments[key] = fragment
+    return fragment
+
+
+def decision_json(
+    state: SiteState, raw_token: Optional[str], signer: TokenSigner, revocations: Revocations, now_ms: Optional[int] = None
+) -> str:
+    """The decision as JSON text; it runs on every page view of every site, so it is assembled from cached parts."""
+    status, token = evaluate(state, raw_token, signer, revocations, now_ms)
+    if status == "given":
+        granted = frozenset(token.granted) & frozenset(state.categories)
+        consent_id = json.dumps(token.consent_id)
     else:
-        status = status_of(state, token, revocations, now_ms if now_ms is not None else int(time.time() * 1000))
-    given = status == "given"
-    granted = set(state.required)
-    if given:
-        granted.update(slug for slug in token.granted if slug in state.categories)
-    choices = {slug: slug in granted for slug in state.categories}
-    return {
-        "status": status,
-        "consent_id": token.consent_id if given else None,
-        "policy_version": state.policy_version,
-        "choices": choices,
-        "tags": {key: category in granted for key, category in state.service_categories.items()},
-        "consent_mode": {kind: "granted" if category in granted else "denied" for kind, category in CONSENT_MODE.items()},
-        "show_banner": not given,
-    }
+        granted, consent_id = frozenset(), "null"
+    return f'{{"status":"{status}","consent_id":{consent_id},{_fragment(state, status, granted)}}}'
+
+
+def decide(
+    state: SiteState, raw_token: Optional[str], signer: TokenSigner, revocations: Revocations, now_ms: Optional[int] = None
+) -> dict[str, Any]:
+    return json.loads(decision_json(state, raw_token, signer, revocations, now_ms))

@@ -45,6 +45,8 @@ class SiteState:
     service_categories: dict[str, str]
     configs: dict[str, dict[str, Any]] = field(repr=False)
     config_bodies: dict[str, bytes] = field(repr=False)
+    # (status, granted) -> serialised decision parts; filled by decision.py as answers are given.
+    decision_fragments: dict = field(default_factory=dict, repr=False, compare=False)
 
     def language_for(self, requested: Optional[str]) -> str:
         return choose_language(self, requested)  # type: ignore[arg-type]

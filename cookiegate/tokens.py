@@ -11,7 +11,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Iterable, Optional
 
-from itsdangerous import BadData, Serializer, URLSafeSerializer
+from itsdangerous import BadData, Serializer, Signer, URLSafeSerializer
 from itsdangerous.encoding import base64_encode
 
 CONSENT_SALT = "cookiegate.consent-token.v1"
@@ -36,14 +36,34 @@ def to_ms(moment: dt.datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
+class KeyCachingSigner(Signer):
+    """Derives each key once instead of on every signature (the decision endpoint verifies on every call)."""
+
+    def derive_key(self, secret_key: Optional[bytes] = None) -> bytes:
+        cache = self.__dict__.setdefault("_derived", {})
+        if secret_key not in cache:
+            cache[secret_key] = super().derive_key(secret_key)
+        return cache[secret_key]
+
+
 class ReadableSerializer(URLSafeSerializer):
     """Never zlib-compresses, so the banner can read the payload (base64url JSON before the first dot).
 
     The payload is public by design (the visitor's own choices); only the signature is secret.
+    One signer serves every call.
     """
+
+    signer = KeyCachingSigner
 
     def dump_payload(self, obj) -> bytes:
         return base64_encode(Serializer.dump_payload(self, obj))
+
+    def make_signer(self, salt=None) -> Signer:
+        if salt is not None and salt != self.salt:
+            return super().make_signer(salt)
+        if "_signer" not in self.__dict__:
+            self._signer = super().make_signer(salt)
+        return self._signer
 
 
 class TokenSigner:

@@ -70,7 +70,7 @@ def test_settings_are_read_and_checked(tmp_path, monkeypatch):
     monkeypatch.setenv("COOKIEGATE_RATELIMIT_STORAGE", "redis://127.0.0.1:6379/0")
     app = create_app(bare_config(tmp_path))
     assert app.config["COOKIEGATE_TRUSTED_PROXIES"] == 1
-    assert app.config["RATELIMIT_STORAGE_URI"] == "redis://127.0.0.1:6379/0"
+    assert app.config["COOKIEGATE_RATELIMIT_STORAGE"] == "redis://127.0.0.1:6379/0"
     with pytest.raises(ConfigError, match="COOKIEGATE_ENV"):
         create_app(bare_config(tmp_path, COOKIEGATE_ENV="staging"))
 

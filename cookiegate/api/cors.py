@@ -51,7 +51,7 @@ def add_cors_headers(response: Response) -> Response:
     state = g.get("site")
     origin = request.headers.get("Origin")
     if state is not None:
-        response.vary.add("Origin")
+        response.headers["Vary"] = "Origin" if "Vary" not in response.headers else response.headers["Vary"] + ", Origin"
         if state.allows_origin(origin):
             response.headers["Access-Control-Allow-Origin"] = origin
             response.headers["Access-Control-Expose-Headers"] = "Retry-After, ETag"

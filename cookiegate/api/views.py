@@ -7,7 +7,7 @@ from flask import Response, current_app, g, jsonify, request
 
 from .. import visitor
 from ..consents import answer, proof_of_consent, record_consent, validate_consent, withdraw_consent
-from ..decision import decide
+from ..decision import decision_json
 from ..errors import ApiError
 from ..extensions import limiter
 from ..impressions import count_impression
@@ -69,8 +69,8 @@ def _token_from_request(*, cookie: bool = False, body: Optional[dict] = None) ->
 
 @bp.get("/sites/<site_key>/decision")
 def decision(site_key: str) -> Response:
-    state = process_state()
-    return _json(decide(g.site, _token_from_request(cookie=True), signer(), state.revocations))
+    body = decision_json(g.site, _token_from_request(cookie=True), signer(), process_state().revocations)
+    return _no_store(Response(body, mimetype="application/json"))
 
 
 def _visitor_token(consent_id: str, body: Optional[dict] = None) -> ConsentToken:
