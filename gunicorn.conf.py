@@ -24,6 +24,8 @@ threads = 1
 timeout = 30
 graceful_timeout = 20
 keepalive = 5
+# No shared control socket ($HOME/.gunicorn/gunicorn.ctl): several servers on one machine must not collide.
+control_socket_disable = True
 
 # The access log never has the client address, the query string (tokens!),
 # the User-Agent or the Referer: time, method, path, protocol, status, bytes, duration.
