@@ -188,3 +188,11 @@ def test_error_messages_never_echo_what_was_sent(client, site):
         response = post_consent(client, site.key, raw=raw.encode())
         assert response.status_code in (400, 422)
         assert marker not in response.get_data(as_text=True)
+
+
+def test_a_body_of_exactly_4_kib_is_accepted(client, site):
+    raw = json.dumps(consent_body()).encode()
+    raw = raw[:-1] + b" " * (4096 - len(raw)) + b"}"
+    assert len(raw) == 4096
+    assert post_consent(client, site.key, raw=raw).status_code == 201
+    assert post_consent(client, site.key, raw=raw[:-1] + b" }").status_code == 413
