@@ -6,24 +6,27 @@ English name ("Copenhagen"). Coordinates, postal codes, networks and prefix
 lengths are never read out of the record, and the address itself is never
 logged, stored or put into an error message.
 
-The database is memory-mapped once per process. Every `recheck_seconds` (60 by
-default, `COOKIEGATE_GEOIP_RECHECK` in the app config) a lookup stats the file;
-when it was replaced (geoipupdate renames a new file into place), the new one is
-opened and used from then on, without a restart. See docs/geoip.md.
+The database is read with maxminddb (the MaxMind reader geoip2 is built on),
+memory-mapped once per process. Its record is a plain dict and only the three
+fields are picked out, which keeps a lookup around ten microseconds; geoip2's
+model objects would add fifteen more per lookup.
+
+Every `recheck_seconds` (60 by default, `COOKIEGATE_GEOIP_RECHECK` in the app
+config) a lookup stats the file; when it was replaced (geoipupdate renames a new
+file into place), the new one is opened and used from then on, without a
+restart. See docs/geoip.md.
 """
 from __future__ import annotations
 
 import ipaddress
 import logging
 import os
-import re
+import socket
 import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Optional
 
-import geoip2.database
-import geoip2.errors
 import maxminddb
 from flask import Flask, current_app
 
@@ -32,8 +35,6 @@ log = logging.getLogger(__name__)
 EXTENSION = "cookiegate.geoip"
 DEFAULT_RECHECK_SECONDS = 60.0
 CITY_MAX = 120  # ConsentRecord.city
-_CODE = re.compile(r"^[A-Z0-9]{1,3}$")
-_COUNTRY = re.compile(r"^[A-Z]{2}$")
 
 HOW_TO_ADD = (
     "download GeoLite2-City (free MaxMind account, geoipupdate) or DB-IP City Lite and put the .mmdb file "
@@ -57,12 +58,12 @@ def _signature(path: str) -> Optional[tuple[int, int, int]]:
     return (st.st_ino, st.st_size, st.st_mtime_ns)
 
 
-def _open(path: str) -> geoip2.database.Reader:
+def _open(path: str) -> maxminddb.Reader:
     try:
         # The C extension maps the file; the pure-Python reader maps it too when the extension is missing.
-        reader = geoip2.database.Reader(path, mode=maxminddb.MODE_MMAP_EXT)
+        reader = maxminddb.open_database(path, maxminddb.MODE_MMAP_EXT)
     except (ImportError, ValueError):
-        reader = geoip2.database.Reader(path, mode=maxminddb.MODE_MMAP)
+        reader = maxminddb.open_database(path, maxminddb.MODE_MMAP)
     database_type = reader.metadata().database_type
     if "City" not in database_type:
         reader.close()
@@ -76,6 +77,27 @@ def _describe(error: Exception) -> str:
     return f"{type(error).__name__}: {text[:200]}"
 
 
+def _masks(*networks: str) -> tuple[tuple[int, int], ...]:
+    return tuple((int(n.netmask), int(n.network_address)) for n in map(ipaddress.ip_network, networks))
+
+
+# Special-purpose ranges (IANA registries) no public database places: private, shared, loopback,
+# link-local, documentation, benchmarking, multicast, reserved. Integer masks, because
+# ipaddress's is_global costs more than the database lookup itself.
+_LOCAL_V4 = _masks(
+    "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
+    "192.0.0.0/24", "192.0.2.0/24", "192.168.0.0/16", "198.18.0.0/15", "198.51.100.0/24", "203.0.113.0/24",
+    "224.0.0.0/4", "240.0.0.0/4",
+)
+_LOCAL_V6 = _masks(
+    "::/127", "64:ff9b:1::/48", "100::/64", "2001::/23", "2001:db8::/32", "fc00::/7", "fe80::/10", "fec0::/10",
+    "ff00::/8",
+)
+
+
+_MAPPED_V4 = bytes(10) + b"\xff\xff"
+
+
 def _routable(address: Optional[str]) -> Optional[str]:
     """The address in canonical form if it could be in a public database; None for anything else."""
     if not address:
@@ -86,16 +108,19 @@ def _routable(address: Optional[str]) -> Optional[str]:
         address = address[1:].partition("]")[0]
     elif address.count(":") == 1:
         address = address.partition(":")[0]
+    # inet_pton rather than ipaddress: strict, and a fraction of the cost.
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
     try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
+        packed = socket.inet_pton(family, address)
+    except (OSError, ValueError):
         return None
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+    if family == socket.AF_INET6 and packed[:12] == _MAPPED_V4:
         # A dual-stack socket reports IPv4 clients as ::ffff:a.b.c.d.
-        ip = ip.ipv4_mapped
-    if not ip.is_global or ip.is_multicast or ip.is_reserved or ip.is_unspecified:
+        family, packed = socket.AF_INET, packed[12:]
+    number = int.from_bytes(packed, "big")
+    if any(number & mask == network for mask, network in (_LOCAL_V4 if family == socket.AF_INET else _LOCAL_V6)):
         return None
-    return str(ip)
+    return socket.inet_ntop(family, packed)
 
 
 class GeoDatabase:
@@ -104,7 +129,7 @@ class GeoDatabase:
     def __init__(self, path: str, recheck_seconds: float = DEFAULT_RECHECK_SECONDS):
         self.path = path
         self.recheck_seconds = recheck_seconds
-        self._reader: Optional[geoip2.database.Reader] = None
+        self._reader: Optional[maxminddb.Reader] = None
         self._signature: Optional[tuple[int, int, int]] = None
         self._next_check = 0.0
         self._reload_lock = threading.Lock()
@@ -132,7 +157,7 @@ class GeoDatabase:
             return
         log.info("GeoIP: using %s", self._summary(self._reader))
 
-    def _summary(self, reader: geoip2.database.Reader) -> str:
+    def _summary(self, reader: maxminddb.Reader) -> str:
         meta = reader.metadata()
         built = time.strftime("%Y-%m-%d", time.gmtime(meta.build_epoch))
         return f"{meta.database_type} built {built} at {self.path}"
@@ -184,9 +209,7 @@ class GeoDatabase:
         if ip is None:
             return Location()
         try:
-            city = reader.city(ip)
-        except geoip2.errors.AddressNotFoundError:
-            return Location()
+            record = reader.get(ip)
         except Exception as error:  # noqa: BLE001 - a bad record must not cost the visitor their consent
             # Most likely the file was overwritten in place instead of replaced: look at it again now.
             self._next_check = 0.0
@@ -195,21 +218,30 @@ class GeoDatabase:
                 log.warning("GeoIP: a lookup failed (%s); that visitor gets no location.", type(error).__name__)
                 self._lookup_failure_logged = True
             return Location()
-        return _coarse(city)
+        return _coarse(record) if isinstance(record, dict) else Location()
 
 
-def _coarse(city: Any) -> Location:
-    """Country, first-level subdivision and English city name; nothing else leaves the record."""
-    country = city.country.iso_code or ""
-    if not _COUNTRY.match(country):
+def _coarse(record: dict) -> Location:
+    """Country, first-level subdivision and English city name; nothing else is read out of the record."""
+    try:
+        country = record["country"]["iso_code"]
+    except (KeyError, TypeError):
         return Location()
+    if not (isinstance(country, str) and len(country) == 2 and country.isascii() and country.isalpha()):
+        return Location()
+    country = country.upper()
     region = ""
-    if city.subdivisions:
-        code = (city.subdivisions[0].iso_code or "").upper()
-        if _CODE.match(code):
-            region = f"{country}-{code}"
-    name = (city.city.names or {}).get("en") or ""
-    name = " ".join(name.split())[:CITY_MAX]
+    try:
+        code = record["subdivisions"][0]["iso_code"].upper()
+    except (KeyError, IndexError, TypeError, AttributeError):
+        code = ""
+    if 0 < len(code) <= 3 and code.isascii() and code.isalnum():
+        region = f"{country}-{code}"
+    try:
+        name = record["city"]["names"]["en"]
+    except (KeyError, TypeError):
+        name = ""
+    name = " ".join(name.split())[:CITY_MAX] if isinstance(name, str) else ""
     return Location(country=country, region=region, city=name)
 
 

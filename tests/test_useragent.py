@@ -232,3 +232,15 @@ def test_the_native_parser_is_installed():
     import ua_parser
 
     assert ua_parser.BestAvailableResolver is not ua_parser.BasicResolver
+
+
+@pytest.mark.parametrize("name", sorted(AGENTS))
+def test_plain_browsers_classified_without_the_device_rules_agree_with_the_full_parse(name, monkeypatch):
+    agent, expected = AGENTS[name]
+    parse_agent.cache_clear()
+    monkeypatch.setattr(useragent, "_robot_words", lambda agent: True)  # every agent through the device rules
+    full = classify(agent)
+    parse_agent.cache_clear()
+    monkeypatch.undo()
+    assert classify(agent) == full == expected
+    parse_agent.cache_clear()
