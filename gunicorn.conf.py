@@ -10,6 +10,9 @@ and set COOKIEGATE_TRUSTED_PROXIES to the number of proxies.
 """
 import multiprocessing
 import os
+import re
+
+from gunicorn.glogging import Logger
 
 # Running under gunicorn means production unless said otherwise: real keys are required.
 os.environ.setdefault("COOKIEGATE_ENV", "production")
@@ -33,3 +36,33 @@ accesslog = os.environ.get("COOKIEGATE_ACCESS_LOG", "-")
 access_log_format = '%(t)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms'
 errorlog = os.environ.get("COOKIEGATE_ERROR_LOG", "-")
 loglevel = "info"
+# The application's own log lines (stderr) go to the same file as gunicorn's when it is a file.
+capture_output = True
+
+
+class PrivateLogger(Logger):
+    """gunicorn's error log without the client address, the request target or header values.
+
+    Stock gunicorn logs "Invalid request from ip=<address>: <what it could not parse>"
+    (the bad request line or header, verbatim) and "Error handling request <method> <uri>"
+    (the query string, tokens included). These keep only what went wrong.
+    """
+
+    _INVALID = re.compile(r"^Invalid request from ip=")
+    # The leading words of gunicorn's parser errors ("Invalid HTTP Header", "Request Line is too large").
+    _REASON = re.compile(r"^[A-Za-z][A-Za-z ]{0,60}")
+
+    def warning(self, msg, *args, **kwargs):
+        if isinstance(msg, str) and self._INVALID.match(msg):
+            detail = msg.split(": ", 1)[1] if ": " in msg else ""
+            reason = self._REASON.match(detail)
+            msg, args = "Invalid request rejected (%s)", ((reason.group(0).strip() if reason else "unparseable"),)
+        super().warning(msg, *args, **kwargs)
+
+    def exception(self, msg, *args, **kwargs):
+        if isinstance(msg, str) and msg.startswith("Error handling request"):
+            msg, args = "Error handling request", ()
+        super().exception(msg, *args, **kwargs)
+
+
+logger_class = PrivateLogger
