@@ -218,7 +218,7 @@ def main() -> int:
 
         print(f"\nconsent POST, Flask test client, SQLite; {args.posts} enriched POSTs per case, "
               "each after the same POST with enrichment off")
-        print(f"{'case':34} {'off (median)':>13} {'on (median)':>12} {'ratio':>6} {'in describe()':>14}")
+        print(f"{'case':34} {'off (median)':>13} {'on (median)':>12} {'ratio':>6} {'in describe(), share of mean POST':>35}")
         shares = {}
         for name, case in (("agent parsed before (cached)", cached), ("agent new to the process (cold)", cold)):
             ratio = case["on_ms"] / case["off_ms"]

@@ -58,6 +58,40 @@ def _signature(path: str) -> Optional[tuple[int, int, int]]:
     return (st.st_ino, st.st_size, st.st_mtime_ns)
 
 
+class _Mapped:
+    """An open City database and a descriptor of the very file it maps.
+
+    A file rewritten in place (cp over it) changes under the memory map: lookups
+    would read half-written data, and a shorter file makes the process crash
+    (SIGBUS) on the pages past its new end. One fstat per lookup (under a
+    microsecond) notices it before the map is touched. A file replaced by rename,
+    as geoipupdate does, leaves the mapped one intact.
+    """
+
+    def __init__(self, path: str):
+        self.fd = os.open(path, os.O_RDONLY)
+        try:
+            st = os.fstat(self.fd)
+            self.inode, self.size, self.mtime = st.st_ino, st.st_size, st.st_mtime_ns
+            self.reader = _open(path)
+            if _signature(path) != (self.inode, self.size, self.mtime):
+                raise ValueError("it changed while being opened")
+        except BaseException:
+            os.close(self.fd)
+            raise
+
+    def intact(self) -> bool:
+        st = os.fstat(self.fd)
+        return st.st_size == self.size and st.st_mtime_ns == self.mtime
+
+    def __del__(self) -> None:
+        # Closed when the last lookup holding it is done, never under one; the map goes with the reader.
+        try:
+            os.close(self.fd)
+        except OSError:
+            pass
+
+
 def _open(path: str) -> maxminddb.Reader:
     try:
         # The C extension maps the file; the pure-Python reader maps it too when the extension is missing.
@@ -129,11 +163,13 @@ class GeoDatabase:
     def __init__(self, path: str, recheck_seconds: float = DEFAULT_RECHECK_SECONDS):
         self.path = path
         self.recheck_seconds = recheck_seconds
-        self._reader: Optional[maxminddb.Reader] = None
+        self._mapped: Optional[_Mapped] = None
         self._signature: Optional[tuple[int, int, int]] = None
         self._next_check = 0.0
         self._reload_lock = threading.Lock()
         self._lookup_failure_logged = False
+        # Set while the mapped file is being overwritten in place: look at every lookup until it is whole.
+        self._awaiting_copy = False
 
     # -- opening and reloading -------------------------------------------------
 
@@ -150,12 +186,12 @@ class GeoDatabase:
                         "To add one, %s.", self.path, HOW_TO_ADD)
             return
         try:
-            self._reader = _open(self.path)
+            self._mapped = _Mapped(self.path)
         except Exception as error:  # noqa: BLE001 - any unreadable file means "no location", never a crash
             log.warning("GeoIP: the location database at %s cannot be used (%s); consents are recorded "
                         "without location. To fix it, %s.", self.path, _describe(error), HOW_TO_ADD)
             return
-        log.info("GeoIP: using %s", self._summary(self._reader))
+        log.info("GeoIP: using %s", self._summary(self._mapped.reader))
 
     def _summary(self, reader: maxminddb.Reader) -> str:
         meta = reader.metadata()
@@ -163,9 +199,9 @@ class GeoDatabase:
         return f"{meta.database_type} built {built} at {self.path}"
 
     def _maybe_reload(self) -> None:
-        if not self.path or time.monotonic() < self._next_check:
+        if not self.path or (time.monotonic() < self._next_check and not self._awaiting_copy):
             return
-        # One thread checks; the others go on with the reader they have.
+        # One thread checks; the others go on with the database they have.
         if not self._reload_lock.acquire(blocking=False):
             return
         try:
@@ -174,45 +210,66 @@ class GeoDatabase:
             if signature == self._signature:
                 return
             self._signature = signature
+            current = self._mapped
             if signature is None:
-                if self._reader is not None:
+                if current is not None:
                     log.warning("GeoIP: the location database at %s was removed; consents are recorded "
                                 "without location until one is added.", self.path)
-                # Not closed: a lookup on another thread may still hold it; it is closed when no one does.
-                self._reader = None
+                self._mapped = None
                 return
             try:
-                reader = _open(self.path)
+                mapped = _Mapped(self.path)
             except Exception as error:  # noqa: BLE001
-                still = "keeping the previous one" if self._reader is not None else "no location until it is fixed"
+                # A new file beside the mapped one leaves it usable; the mapped file itself rewritten does not.
+                if current is not None and current.intact():
+                    still = "keeping the previous one"
+                else:
+                    self._mapped, still = None, "no location until it is fixed"
+                if self._awaiting_copy:
+                    return  # told once already, and a copy in progress changes at every look
+                self._awaiting_copy = still != "keeping the previous one" and current is not None
                 log.warning("GeoIP: the location database at %s changed but cannot be used (%s); %s.",
                             self.path, _describe(error), still)
                 return
-            self._reader = reader
+            self._mapped = mapped
             self._lookup_failure_logged = False
-            log.info("GeoIP: now using %s", self._summary(reader))
+            self._awaiting_copy = False
+            log.info("GeoIP: now using %s", self._summary(mapped.reader))
         finally:
             self._reload_lock.release()
+
+    def _rewritten_in_place(self, mapped: _Mapped) -> None:
+        if self._mapped is not mapped:
+            return  # another thread noticed first
+        log.warning("GeoIP: the location database at %s was overwritten while in use; no location until it "
+                    "is complete. Replace it by renaming a new file into place (see docs/geoip.md).", self.path)
+        self._mapped = None
+        self._awaiting_copy = True
 
     # -- questions ---------------------------------------------------------------
 
     def available(self) -> bool:
         self._maybe_reload()
-        return self._reader is not None
+        mapped = self._mapped
+        if mapped is not None and not mapped.intact():
+            self._rewritten_in_place(mapped)
+            return False
+        return mapped is not None
 
     def locate(self, address: Optional[str]) -> Location:
         self._maybe_reload()
-        reader = self._reader
-        if reader is None:
+        mapped = self._mapped
+        if mapped is None:
             return Location()
         ip = _routable(address)
         if ip is None:
             return Location()
+        if not mapped.intact():
+            self._rewritten_in_place(mapped)
+            return Location()
         try:
-            record = reader.get(ip)
+            record = mapped.reader.get(ip)
         except Exception as error:  # noqa: BLE001 - a bad record must not cost the visitor their consent
-            # Most likely the file was overwritten in place instead of replaced: look at it again now.
-            self._next_check = 0.0
             if not self._lookup_failure_logged:
                 # The type only: some of these exceptions name the address.
                 log.warning("GeoIP: a lookup failed (%s); that visitor gets no location.", type(error).__name__)

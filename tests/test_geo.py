@@ -233,3 +233,20 @@ def test_healthz_reports_missing_for_a_corrupt_database(make_app, tmp_path, capl
     body = app.test_client().get("/healthz").get_json()
     assert body["geoip"] == "missing" and body["status"] == "ok"
 
+
+
+def test_a_database_overwritten_in_place_is_dropped_at_once_even_between_checks(tmp_path, caplog):
+    # Reading a memory map whose file was cut short kills the process (SIGBUS); it must never be touched.
+    caplog.set_level(logging.INFO, logger="cookiegate.geo")
+    path = write_city_db(tmp_path / "GeoLite2-City.mmdb")
+    geo = GeoDatabase(str(path), recheck_seconds=3600)
+    geo.open()
+    assert geo.locate(COPENHAGEN_V4).city == "Copenhagen"
+    path.write_bytes(b"half a download")  # what `cp new.mmdb GeoLite2-City.mmdb` looks like mid-copy
+    assert geo.locate(COPENHAGEN_V4) == EMPTY
+    assert "overwritten while in use" in caplog.text
+    assert not geo.available()
+    # The copy completes: picked up at the next lookup, without waiting for the hour.
+    write_city_db(tmp_path / "new.mmdb").replace(path)
+    assert geo.locate(COPENHAGEN_V4).city == "Copenhagen"
+    assert geo.available()
