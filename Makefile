@@ -32,9 +32,13 @@ run: install
 	@echo
 	COOKIEGATE_ENV=development WEB_CONCURRENCY=2 $(BIN)/gunicorn -c gunicorn.conf.py -b $(HOST):$(PORT) wsgi:app
 
-# Debian packages the test suite drives (a real browser); installed when missing.
+# What the test suite drives besides Python: Debian's Chromium, and axe-core from npm (into the
+# ignored build/npm) for the accessibility checks; each installed when missing.
+AXE_VERSION := 4.14.1
 system-deps:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
+	@command -v npm >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null)
+	@test -f build/npm/node_modules/axe-core/axe.min.js || npm install --silent --no-audit --no-fund --no-save --prefix build/npm axe-core@$(AXE_VERSION) >/dev/null
 
 test: install system-deps
 	$(MAKE) --no-print-directory test-sqlite

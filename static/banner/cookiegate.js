@@ -13,7 +13,7 @@
   const dataLayer = (W.dataLayer = W.dataLayer || []);
   const gtag = (W.gtag = W.gtag || function () { dataLayer.push(arguments); });
   const listeners = [], seen = new Set(), loaded = {};
-  let config, meta, state, pending, host, root, bar, dialog, fab, idOut, withdrawButton, back, isOpen, queue = Promise.resolve();
+  let config, meta, state, pending, host, root, bar, dialog, fab, idOut, withdrawButton, styled, back, isOpen, queue = Promise.resolve();
 
   // Consent Mode v2 types and the category that grants each (as the decision API maps them).
   const MODES = {
@@ -184,7 +184,8 @@
       return h`<section><div class="c"><label for="cg-${c.slug}">${c.name}</label>${c.required && h`<span>${T.always_on}</span>`}<input type="checkbox" role="switch" id="cg-${c.slug}" data-cookiegate-category="${c.slug}"${c.required && [" checked disabled"]}></div><p>${c.description}</p>${cookies.length && h`<details><summary>${T.details}</summary>${services.map((x) => h`<p><b>${x.name}</b> (${x.provider}) ${x.description}</p>`)}<table>${tr([T.cookie, T.provider, T.purpose, T.expiry], 1)}${cookies.map((k) => tr([k.name, k.provider, k.purpose, k.expiry]))}</table></details>`}</section>`;
     };
     root.innerHTML = h`<link rel="stylesheet" href="${me.src.replace(/[^/]*$/, "cookiegate.css")}"><div class="w"><div class="b" role="dialog" aria-labelledby="cg-t" aria-describedby="cg-d" tabindex="-1" popover="manual" hidden><h2 id="cg-t">${T.title}</h2><p id="cg-d">${T.description}${policy}</p>${note}${row("accept_all", "reject_all", "customise")}</div><dialog aria-labelledby="cg-s"><div class="c"><h2 id="cg-s">${T.settings_title}</h2><button class="x" data-cookiegate-action="close" aria-label="${T.close}">&#215;</button></div>${note}${config.categories.map(category)}<p>${T.consent_id}: <code></code></p>${policy && h`<p>${policy}</p>`}${row("accept_all", "reject_all", "save")}${row("withdraw")}</dialog><button class="f" data-cookiegate-open aria-label="${T.open}" hidden><svg viewBox="0 0 24 24" aria-hidden="true"><path d="M12 2a10 10 0 1 0 10 10 4 4 0 0 1-5-5 4 4 0 0 1-5-5z"/></svg></button></div>`[0];
-    root.firstChild.onload = root.firstChild.onerror = () => host.style.removeProperty("display");
+    // Nothing hidden can take the focus: focusing waits for the styles too.
+    styled = new Promise((ok) => root.firstChild.onload = root.firstChild.onerror = ok).then(() => host.style.removeProperty("display"));
     const $ = (s) => root.querySelector(s);
     bar = $(".b");
     dialog = $("dialog");
@@ -214,7 +215,7 @@
     opening();
     bar.hidden = 0;
     bar.showPopover && bar.showPopover();  // the top layer: above any z-index, transform or overflow of the page
-    bar.focus();
+    styled.then(() => bar.focus());
   };
   const settings = (id = state && state.c) => {
     build();
@@ -224,7 +225,7 @@
     idOut.textContent = id || "";
     withdrawButton.hidden = !id || state.w;
     hideBar();
-    dialog.open || dialog.showModal();
+    styled.then(() => dialog.open || dialog.showModal());
   };
   const hideBar = () => {
     bar.hidden || !bar.hidePopover || bar.hidePopover();
