@@ -21,14 +21,14 @@ DEMO_ORIGINS = ("http://127.0.0.1:8000", "http://localhost:8000")
 
 bp = Blueprint("demo", __name__, template_folder="templates")
 
-PLACES = [  # (weight, country, region, city)
-    (30, "DK", "DK-84", "København"),
+PLACES = [  # (weight, country, region, city), as geo.py reports them: English city names
+    (30, "DK", "DK-84", "Copenhagen"),
     (12, "DK", "DK-82", "Aarhus"),
     (8, "DK", "DK-83", "Odense"),
     (6, "DK", "DK-81", "Aalborg"),
     (5, "DK", "DK-85", "Roskilde"),
     (4, "DK", "DK-83", "Esbjerg"),
-    (3, "SE", "SE-M", "Malmö"),
+    (3, "SE", "SE-M", "Malmo"),
     (2, "DE", "DE-SH", "Flensburg"),
     (2, "NO", "NO-03", "Oslo"),
     (3, "", "", ""),
