@@ -28,17 +28,15 @@
   // First, before any tag can run: everything denied but security.
   gtag("consent", "default", Object.assign(modes((c) => 0), { security_storage: "granted", wait_for_update: 500 }));
 
+  // Storage may be off and a cookie may be garbled: then there is simply nothing.
+  const safely = (f) => {
+    try { return f(); } catch (e) {}
+  };
   const cookie = () => (D.cookie.match(/(?:^|; *)cookiegate=([^;]+)/) || [])[1];
-  const payload = (token) => {
-    try { return JSON.parse(atob(token.split(".")[0].replace(/-/g, "+").replace(/_/g, "/"))); } catch (e) {}
-  };
+  const payload = (token) => safely(() => JSON.parse(atob(token.split(".")[0].replace(/-/g, "+").replace(/_/g, "/"))));
   // A choice the service has not acknowledged yet survives in localStorage and is sent again later.
-  const keep = (p) => {
-    try { p ? (localStorage[KEY] = JSON.stringify(p)) : localStorage.removeItem(KEY); } catch (e) {}
-  };
-  const kept = () => {
-    try { return JSON.parse(localStorage[KEY]); } catch (e) {}
-  };
+  const keep = (p) => safely(() => p ? (localStorage[KEY] = JSON.stringify(p)) : localStorage.removeItem(KEY));
+  const kept = () => safely(() => JSON.parse(localStorage[KEY]));
 
   const has = (c) => c == "necessary" || !!(config && config.categories.some((x) => x.slug == c && x.required) || state && state.g.includes(c));
   const consent = () => state ? {
@@ -54,7 +52,7 @@
     return r.json();
   });
   // data-lang, then <html lang>, then the browser's languages; the service falls back to the site default.
-  const langs = [me.dataset.lang, D.documentElement.lang, ...N.languages].filter(Boolean).map((l) => encodeURIComponent(l.toLowerCase()));
+  const langs = [me.dataset.lang, D.documentElement.lang, ...N.languages].filter(Boolean).map((l) => l.toLowerCase());
   const fetchConfig = (o) => get(langs[0], o).then((c) => {
     const lang = langs.map((l) => [l, l.split("-")[0]].find((x) => c.languages.includes(x))).find(Boolean);
     return lang && lang != c.language ? get(lang, o) : c;
@@ -228,7 +226,7 @@
     styled.then(() => dialog.open || dialog.showModal());
   };
   const hideBar = () => {
-    bar.hidden || !bar.hidePopover || bar.hidePopover();
+    bar.hidePopover && bar.hidePopover();  // hiding a hidden popover is no error
     bar.hidden = 1;
   };
   const close = () => {
@@ -255,14 +253,15 @@
     if (c.floating_button) build(), fab.hidden = 0;
   }).catch(() => {});  // the service is unreachable: the page goes on, nothing optional runs
   const started = start();
+  const open = () => started.then(() => config && settings());
 
   D.addEventListener("click", (e, t = e.target.closest && e.target.closest("[data-cookiegate-open]")) => {
-    if (t) e.preventDefault(), back = t, W.cookiegate.open();
+    if (t) e.preventDefault(), back = t, open();
   });
   W.cookiegate = {
     consent,
     allowed: has,
-    open: () => started.then(() => config && settings()),
+    open,
     onChange: (f) => {
       listeners.push(f);
       state && f(consent());
