@@ -2,6 +2,7 @@
 and a customer's website on another origin (http://www.shop.test:PORT, resolved to this machine)."""
 from __future__ import annotations
 
+import base64
 import json
 import re
 import threading
@@ -14,9 +15,10 @@ from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import sync_playwright
+from sqlalchemy import func, select
 
 from cookiegate.extensions import db
-from cookiegate.models import ConsentRecord, ImpressionCount
+from cookiegate.models import ConsentRecord, ImpressionCount, Site
 
 from ..support import ROOT, free_port, make_site
 
@@ -124,23 +126,18 @@ class Shop:
         )
         return self.website.add(path, html, **headers)
 
+    def _site_id(self) -> int:
+        db.session.rollback()  # a fresh view of what the live server has committed
+        return db.session.execute(select(Site.id).where(Site.key == self.key)).scalar_one()
+
     def records(self) -> list[ConsentRecord]:
-        db.session.rollback()  # a fresh view of what the live server committed
-        from sqlalchemy import select
-
-        from cookiegate.models import Site
-
-        site = db.session.execute(select(Site).where(Site.key == self.key)).scalar_one()
-        return list(db.session.execute(select(ConsentRecord).where(ConsentRecord.site_id == site.id).order_by(ConsentRecord.seq)).scalars())
+        site_id = self._site_id()
+        return list(db.session.execute(select(ConsentRecord).where(ConsentRecord.site_id == site_id).order_by(ConsentRecord.seq)).scalars())
 
     def impressions(self) -> int:
-        db.session.rollback()
-        from sqlalchemy import func, select
-
-        from cookiegate.models import Site
-
-        site = db.session.execute(select(Site).where(Site.key == self.key)).scalar_one()
-        return db.session.execute(select(func.coalesce(func.sum(ImpressionCount.count), 0)).where(ImpressionCount.site_id == site.id)).scalar_one()
+        site_id = self._site_id()
+        total = select(func.coalesce(func.sum(ImpressionCount.count), 0)).where(ImpressionCount.site_id == site_id)
+        return db.session.execute(total).scalar_one()
 
 
 @pytest.fixture
@@ -201,8 +198,6 @@ class Visitor:
         return next((c["value"] for c in self.context.cookies() if c["name"] == "cookiegate"), None)
 
     def token_payload(self) -> Optional[dict]:
-        import base64
-
         token = self.consent_cookie()
         if token is None:
             return None
