@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import logging
 import re
 import threading
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from flask import Blueprint, Response, abort, current_app, request
 from werkzeug.security import safe_join
 
 bp = Blueprint("banner", __name__, url_prefix="/banner/v1")
+logger = logging.getLogger(__name__)
 
 BANNER_DIR = Path(__file__).resolve().parent.parent / "static" / "banner"
 MIMETYPES = {
@@ -198,7 +200,7 @@ def _word_edge(a: str, b: str) -> bool:
     return bool(re.match(r"[\w$\\]", a[-1]) and re.match(r"[\w$\\]", b[0]))
 
 
-def _joinable_declarations(tree) -> tuple[set[int], set[int]]:
+def _joinable_declarations(tree, source: str) -> tuple[set[int], set[int]]:
     """Where `const a = 1; const b = 2;` may become `const a = 1, b = 2;`: (semicolon offsets, keyword offsets)."""
     semicolons: set[int] = set()
     keywords: set[int] = set()
@@ -207,7 +209,11 @@ def _joinable_declarations(tree) -> tuple[set[int], set[int]]:
         body = getattr(node, "body", None)
         if isinstance(body, list):
             for first, second in zip(body, body[1:]):
-                if first.type == second.type == "VariableDeclaration" and first.kind == second.kind:
+                if (
+                    first.type == second.type == "VariableDeclaration"
+                    and first.kind == second.kind
+                    and source[first.range[1] - 1] == ";"
+                ):
                     semicolons.add(first.range[1] - 1)
                     keywords.add(second.range[0])
         for child in _children(node):
@@ -253,7 +259,7 @@ def compact(source: str) -> str:
     are compared, so a change of meaning (or a missing semicolon) fails loudly.
     """
     tree = esprima.parseScript(source, range=True)
-    semicolons, keywords = _joinable_declarations(tree)
+    semicolons, keywords = _joinable_declarations(tree, source)
     tokens = esprima.tokenize(source, {"range": True})
     values = [t.value for t in tokens] + [None, None, None]
     drop: set[int] = set()
@@ -281,14 +287,23 @@ def compact(source: str) -> str:
         out.append(text)
         previous = text
     result = "".join(out)
-    if _normalised(esprima.parseScript(result).toDict()) != _normalised(esprima.parseScript(source).toDict()):
+    try:
+        same = _normalised(esprima.parseScript(result).toDict()) == _normalised(esprima.parseScript(source).toDict())
+    except esprima.Error:
+        same = False
+    if not same:
         raise ValueError("minifying changed the script's syntax tree: is a semicolon missing?")
     return result
 
 
 def minify(path: Path, raw: bytes) -> bytes:
     if path.suffix == ".js":
-        return compact(mangle(raw.decode("utf-8"))).encode("utf-8")
+        try:
+            return compact(mangle(raw.decode("utf-8"))).encode("utf-8")
+        except (ValueError, esprima.Error) as error:
+            # A working banner, only bigger, beats none (tests/browser/test_budget.py catches this).
+            logger.error("serving %s unminified: %s", path.name, error)
+            return raw
     if path.suffix == ".css":
         return rcssmin.cssmin(raw.decode("utf-8")).encode("utf-8")
     return raw

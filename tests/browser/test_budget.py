@@ -26,3 +26,37 @@ def test_the_served_script_is_minified_and_compressed(live_server):
         compressed = requests.get(live_server.url + "/banner/v1/cookiegate.js", headers={"Accept-Encoding": encoding}, timeout=10, stream=True)
         assert compressed.headers["Content-Encoding"] == encoding
         assert int(compressed.headers["Content-Length"]) < len(raw.content) / 2
+
+
+SOURCE = """(() => {
+  const value = 1, other = 2;
+  const pick = (value) => ({ value, other });  // shadowing and a shorthand property
+  const twice = () => { const other = 5; return pick(other).value + pick(3).other; };
+  const h = (parts, ...v) => parts.reduce((a, p, i) => a + v[i - 1] + p);
+  globalThis.out = [pick(9), twice(), `a ${value} b ${`c ${other}`}`, h`x${1}y${2}z`, /a\\/b/.test("a/b") / 2, 1 - -1];
+})();
+console.log(JSON.stringify(globalThis.out));
+"""
+
+
+def test_minifier_keeps_what_the_script_does():
+    import shutil
+    import subprocess
+
+    from cookiegate.banner import compact, mangle
+
+    small = compact(mangle(SOURCE))
+    assert len(small) < len(SOURCE) * 0.7
+    node = shutil.which("node")
+    assert node, "node is needed (make system-deps installs npm, which brings it)"
+    run = lambda code: subprocess.run([node, "-e", code], capture_output=True, text=True, check=True).stdout  # noqa: E731
+    assert run(small) == run(SOURCE) == '[{"value":9,"other":2},7,"a 1 b c 2","x1y2z",0.5,2]\n'
+
+
+def test_minifier_refuses_a_statement_without_its_semicolon():
+    import pytest
+
+    from cookiegate.banner import compact
+
+    with pytest.raises(ValueError, match="semicolon"):
+        compact("function f() {\n  return\n  1;\n}")  # without its line break, `return 1` means something else
