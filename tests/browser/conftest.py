@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import sync_playwright
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from cookiegate.extensions import db
 from cookiegate.models import ConsentRecord, ImpressionCount, Site
@@ -224,8 +224,27 @@ class Visitor:
         return self.token_payload()
 
 
+def wait_for_idle_service(timeout: float = 10, quiet_polls: int = 4) -> None:
+    """Until the live server has had no transaction open for a few polls in a row: emptying the
+    database under a request still in flight (a keepalive impression, say) can deadlock on PostgreSQL."""
+    if db.engine.dialect.name != "postgresql":
+        return
+    busy = text(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+        "AND pid <> pg_backend_pid() AND state <> 'idle'"
+    )
+    deadline = time.monotonic() + timeout
+    quiet = 0
+    while time.monotonic() < deadline and quiet < quiet_polls:
+        quiet = 0 if db.session.execute(busy).scalar_one() else quiet + 1
+        db.session.rollback()
+        time.sleep(0.05)
+
+
 @pytest.fixture
-def visitor_factory(browser, live_server):
+def visitor_factory(app, browser, live_server):
+    """Visitors; afterwards their browsers are closed and the service has finished with them,
+    before the database is emptied (`app` is torn down after this)."""
     contexts = []
 
     def make(gpc: bool = False, locale: str = "da-DK", stand_ins: bool = True, **options) -> Visitor:
@@ -240,6 +259,7 @@ def visitor_factory(browser, live_server):
     yield make
     for context in contexts:
         context.close()
+    wait_for_idle_service()
 
 
 @pytest.fixture
