@@ -66,3 +66,10 @@ class PrivateLogger(Logger):
 
 
 logger_class = PrivateLogger
+
+
+def when_ready(server):
+    """Minify and compress the banner once, in the master: every worker it forks inherits the result."""
+    from cookiegate.banner import BANNER_DIR, AssetCache
+
+    AssetCache(BANNER_DIR).warm()

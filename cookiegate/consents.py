@@ -130,7 +130,7 @@ def _existing(site_id: int, idempotency_hash: Optional[str]) -> Optional[Consent
 def _ensure_snapshot(process: ProcessState, state: SiteState, language: str) -> str:
     language = state.language_for(language)
     config = state.configs[language]
-    digest = config["hash"]
+    digest = state.config_hashes[language]
     if digest not in process.stored_snapshots:
         db.session.execute(
             dbutil.insert(BannerSnapshot)

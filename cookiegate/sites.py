@@ -190,8 +190,8 @@ def _cookie_entry(name: str, provider: str, purpose: str, expiry: str) -> dict[s
 def public_config(site: Site, language: str) -> dict[str, Any]:
     """The banner config for one language: texts, categories, services with their cookies.
 
-    Its `hash` names exactly this content, and a consent record keeps that hash
-    as proof of what the visitor was shown.
+    Its content_hash() names exactly this content; a consent record keeps that hash
+    as proof of what the visitor was shown (the content itself is stored once per hash).
     """
     shipped = shipped_texts(language)
     ui = dict(shipped["ui"])
@@ -248,7 +248,6 @@ def public_config(site: Site, language: str) -> dict[str, Any]:
         "services": services,
         "necessary_cookies": [necessary_cookie],
     }
-    config["hash"] = content_hash(config)
     return config
 
 

@@ -21,7 +21,8 @@ from sqlalchemy.orm import selectinload
 
 from .extensions import db
 from .models import Category, ConsentRevocation, Service, Site, utcnow
-from .sites import SITE_KEY_PATTERN, choose_language, public_config
+from .compression import variants
+from .sites import SITE_KEY_PATTERN, choose_language, content_hash, public_config
 from .tokens import to_ms
 
 # Revocations are re-read with this overlap, so one committed late (or stamped
@@ -44,7 +45,9 @@ class SiteState:
     # service key -> category slug, in the site's order
     service_categories: dict[str, str]
     configs: dict[str, dict[str, Any]] = field(repr=False)
-    config_bodies: dict[str, bytes] = field(repr=False)
+    config_hashes: dict[str, str] = field(repr=False)
+    # language -> {"identity" | "gzip" | "br": body}
+    config_bodies: dict[str, dict[str, bytes]] = field(repr=False)
     # (status, granted) -> serialised decision parts; filled by decision.py as answers are given.
     decision_fragments: dict = field(default_factory=dict, repr=False, compare=False)
 
@@ -70,8 +73,9 @@ def snapshot(site: Site) -> SiteState:
         required=frozenset(c.slug for c in site.categories if c.required),
         service_categories={s.key: s.category.slug for s in site.services},
         configs=configs,
+        config_hashes={language: content_hash(config) for language, config in configs.items()},
         config_bodies={
-            language: json.dumps(config, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+            language: variants(json.dumps(config, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
             for language, config in configs.items()
         },
     )

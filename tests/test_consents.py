@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from cookiegate.extensions import db
 from cookiegate.ledger import record_digest
 from cookiegate.models import BannerSnapshot, ConsentRecord, Site
+from cookiegate.sites import content_hash
 
 from .support import consent_body, post_consent
 
@@ -74,7 +75,8 @@ def test_record_carries_a_hash_chain_and_the_banner_it_was_given_against(client,
     snapshot = db.session.get(BannerSnapshot, records[0].banner_hash)
     assert snapshot is not None and snapshot.content["texts"]["accept_all"] == "Accepter alle"
     config = client.get(f"/api/v1/sites/{site.key}/config?lang=da").get_json()
-    assert records[0].banner_hash == config["hash"]
+    assert records[0].banner_hash == content_hash(config)
+    assert snapshot.content == config
     assert first["consent_id"] == records[0].consent_id
 
 

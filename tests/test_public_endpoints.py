@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import os
 
 import brotli
@@ -12,7 +13,7 @@ from sqlalchemy import select
 from cookiegate.banner import AssetCache
 from cookiegate.extensions import db
 from cookiegate.models import ImpressionCount, Site
-from cookiegate.sites import public_config
+from cookiegate.sites import content_hash, public_config
 
 ORIGIN = "https://shop.example.dk"
 
@@ -53,14 +54,24 @@ def test_config_is_cacheable_and_answers_304_to_its_etag(client, site):
 
 
 def test_config_hash_names_its_content(app, site):
-    config = public_config(db.session.get(Site, site.id), "en")
-    other = public_config(db.session.get(Site, site.id), "da")
-    assert config["hash"] != other["hash"]
-    copy = dict(config)
-    digest = copy.pop("hash")
-    from cookiegate.sites import content_hash
+    english = public_config(db.session.get(Site, site.id), "en")
+    danish = public_config(db.session.get(Site, site.id), "da")
+    assert content_hash(english) != content_hash(danish)
+    assert content_hash(english) == content_hash(json.loads(json.dumps(english)))
+    english["texts"]["title"] += "!"
+    assert content_hash(english) != content_hash(public_config(db.session.get(Site, site.id), "en"))
 
-    assert content_hash(copy) == digest
+
+@pytest.mark.parametrize("encoding,decode", [("br", brotli.decompress), ("gzip", gzip.decompress)])
+def test_config_is_compressed_when_the_client_accepts_it(client, site, encoding, decode):
+    plain = client.get(f"/api/v1/sites/{site.key}/config?lang=da")
+    packed = client.get(f"/api/v1/sites/{site.key}/config?lang=da", headers={"Accept-Encoding": encoding})
+    assert packed.headers["Content-Encoding"] == encoding and "Accept-Encoding" in packed.headers["Vary"]
+    assert len(packed.data) < len(plain.data) / 2
+    assert decode(packed.data) == plain.data
+    assert packed.headers["ETag"] != plain.headers["ETag"]
+    again = client.get(f"/api/v1/sites/{site.key}/config?lang=da", headers={"Accept-Encoding": encoding, "If-None-Match": packed.headers["ETag"]})
+    assert again.status_code == 304
 
 
 # --- impressions ---------------------------------------------------------------------------

@@ -192,7 +192,6 @@ SPEC = {
                     "categories": {"type": "array", "items": {"type": "object"}},
                     "services": {"type": "array", "items": {"type": "object"}},
                     "necessary_cookies": {"type": "array", "items": {"type": "object"}},
-                    "hash": {"type": "string"},
                 },
             },
             "Proof": {

@@ -6,6 +6,7 @@ from typing import Optional
 from flask import Response, current_app, g, jsonify, request
 
 from .. import visitor
+from ..compression import respond
 from ..consents import answer, proof_of_consent, record_consent, validate_consent, withdraw_consent
 from ..decision import decision_json
 from ..errors import ApiError
@@ -37,8 +38,7 @@ def site_config(site_key: str) -> Response:
     if requested is not None and not LANGUAGE_PATTERN.match(requested):
         raise invalid("'lang' must be a language tag such as 'da' or 'en-GB'.")
     language = g.site.language_for(requested)
-    response = Response(g.site.config_bodies[language], mimetype="application/json")
-    response.set_etag(g.site.configs[language]["hash"][:32])
+    response = respond(request, g.site.config_bodies[language], "application/json", g.site.config_hashes[language][:32])
     response.cache_control.public = True
     response.cache_control.max_age = current_app.config["COOKIEGATE_CONFIG_MAX_AGE"]
     return response.make_conditional(request)

@@ -43,7 +43,7 @@ def test_minifier_keeps_what_the_script_does():
     import shutil
     import subprocess
 
-    from cookiegate.banner import compact, mangle
+    from cookiegate.minify import compact, mangle
 
     small = compact(mangle(SOURCE))
     assert len(small) < len(SOURCE) * 0.7
@@ -56,7 +56,7 @@ def test_minifier_keeps_what_the_script_does():
 def test_minifier_refuses_a_statement_without_its_semicolon():
     import pytest
 
-    from cookiegate.banner import compact
+    from cookiegate.minify import compact
 
     with pytest.raises(ValueError, match="semicolon"):
         compact("function f() {\n  return\n  1;\n}")  # without its line break, `return 1` means something else
