@@ -58,8 +58,11 @@ test-postgres: install
 	@echo "== test suite on PostgreSQL =="
 	COOKIEGATE_TEST_DATABASE_URL=$${COOKIEGATE_TEST_DATABASE_URL:-$(PG_URL)} $(BIN)/pytest
 
+# The benchmarks print ratios against baselines measured in the same run (see README).
 bench: install
-	$(BIN)/python benchmarks/run_all.py
+	$(BIN)/python benchmarks/api_throughput.py
+	$(BIN)/python benchmarks/enrich.py
+	$(BIN)/python benchmarks/banner_size.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache
