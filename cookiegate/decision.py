@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any, Optional
+from typing import Optional
 
 from .state import Revocations, SiteState
 from .tokens import ConsentToken, TokenSigner
@@ -79,9 +79,3 @@ def decision_json(
     else:
         granted, consent_id = frozenset(), "null"
     return f'{{"status":"{status}","consent_id":{consent_id},{_fragment(state, status, granted)}}}'
-
-
-def decide(
-    state: SiteState, raw_token: Optional[str], signer: TokenSigner, revocations: Revocations, now_ms: Optional[int] = None
-) -> dict[str, Any]:
-    return json.loads(decision_json(state, raw_token, signer, revocations, now_ms))

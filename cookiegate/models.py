@@ -15,7 +15,6 @@ from sqlalchemy import (
     Integer,
     String,
     Table,
-    Text,
     TypeDecorator,
     UniqueConstraint,
 )
@@ -27,8 +26,6 @@ from .extensions import db
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 STANDARD_CATEGORIES = ("necessary", "statistics", "marketing")
-METHODS = ("accept_all", "reject_all", "custom", "withdraw")
-DEVICE_TYPES = ("mobile", "tablet", "desktop", "bot", "other")
 
 
 def utcnow() -> dt.datetime:
@@ -243,9 +240,6 @@ class User(db.Model):
 
     sites: Mapped[list[Site]] = relationship(secondary=user_sites)
     tokens: Mapped[list["ApiToken"]] = relationship(back_populates="user", cascade="all, delete-orphan")
-
-    def can_see(self, site: Site) -> bool:
-        return self.active and (self.role == "admin" or any(s.id == site.id for s in self.sites))
 
 
 class ApiToken(db.Model):

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import select, update
 
 from .extensions import db
-from .models import AuditEvent, Category, Service, ServiceCookie, Site
+from .models import STANDARD_CATEGORIES, AuditEvent, Category, Service, ServiceCookie, Site
 
 TEXTS_DIR = Path(__file__).parent / "texts"
 SHIPPED_LANGUAGES = ("da", "en")
@@ -133,7 +133,7 @@ def create_site(
     )
     site.categories = [
         Category(slug=slug, required=(slug == "necessary"), position=i, texts={})
-        for i, slug in enumerate(("necessary", "statistics", "marketing"))
+        for i, slug in enumerate(STANDARD_CATEGORIES)
     ]
     by_slug = {c.slug: c for c in site.categories}
     services = []

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from .extensions import db
-from .models import Category, ConsentRevocation, Service, Site, utcnow
+from .models import ConsentRevocation, Service, Site, utcnow
 from .compression import variants
 from .sites import SITE_KEY_PATTERN, choose_language, content_hash, public_config
 from .tokens import to_ms

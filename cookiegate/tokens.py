@@ -27,10 +27,6 @@ class ConsentToken:
     issued_ms: int
     withdrawn: bool = False
 
-    @property
-    def issued_at(self) -> dt.datetime:
-        return dt.datetime.fromtimestamp(self.issued_ms / 1000, dt.timezone.utc)
-
 
 def to_ms(moment: dt.datetime) -> int:
     return int(moment.timestamp() * 1000)
