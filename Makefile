@@ -7,7 +7,7 @@ PG_URL ?= postgresql://postgres@127.0.0.1:5432/test
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test test-sqlite test-postgres system-deps bench clean
+.PHONY: install run test test-sqlite test-postgres system-deps banner bench clean
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,16 @@ system-deps:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
 	@command -v npm >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null)
 	@test -f build/npm/node_modules/axe-core/axe.min.js || npm install --silent --no-audit --no-fund --no-save --prefix build/npm axe-core@$(AXE_VERSION) >/dev/null
+	@$(MAKE) --no-print-directory node_modules/.package-lock.json
+
+# The banner's build tools (esbuild, terser), exactly as package-lock.json pins them, into the ignored node_modules/.
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --silent --no-audit --no-fund >/dev/null
+
+# Rebuilds static/banner/{cookiegate,settings,consent-default}.js from static/banner/src/; commit the result.
+# `make run` needs none of this: the built files are in git (tests/test_banner_build.py checks they match the source).
+banner: node_modules/.package-lock.json
+	node static/banner/build.mjs
 
 test: install system-deps
 	$(MAKE) --no-print-directory test-sqlite
@@ -63,6 +73,7 @@ bench: install
 	$(BIN)/python benchmarks/api_throughput.py
 	$(BIN)/python benchmarks/enrich.py
 	$(BIN)/python benchmarks/banner_size.py
+	$(BIN)/python benchmarks/banner_main_thread.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

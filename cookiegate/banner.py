@@ -1,8 +1,10 @@
-"""Serves static/banner/ at /banner/v1/: minified, ETag, conditional GET, long cache, gzip and brotli.
+"""Serves the built banner files of static/banner/ at /banner/v1/: ETag, conditional GET, long cache, gzip and brotli.
 
-Each file is read, minified and compressed once per process (again when it
-changes on disk), so a request costs a stat, a dictionary lookup and a header comparison.
-The sources stay readable; what is served is small (see benchmarks/banner_size.py).
+The files are built and minified by `make banner` (esbuild + terser, pinned in package-lock.json)
+from the readable modules in static/banner/src/ and committed, so serving needs no JavaScript
+toolchain. Each file is read and compressed once per process (again when it changes on disk), so a
+request costs a stat, a dictionary lookup and a header comparison. Only the top folder is served:
+the sources and the build script are not.
 """
 from __future__ import annotations
 
@@ -15,7 +17,6 @@ from flask import Blueprint, Response, abort, current_app, request
 from werkzeug.security import safe_join
 
 from .compression import respond, variants
-from .minify import minify
 
 bp = Blueprint("banner", __name__, url_prefix="/banner/v1")
 
@@ -23,8 +24,6 @@ BANNER_DIR = Path(__file__).resolve().parent.parent / "static" / "banner"
 MIMETYPES = {
     ".js": "application/javascript; charset=utf-8",
     ".css": "text/css; charset=utf-8",
-    ".json": "application/json",
-    ".svg": "image/svg+xml",
 }
 # A week; the ETag lets browsers revalidate cheaply after that.
 CACHE_CONTROL = "public, max-age=604800, stale-while-revalidate=86400"
@@ -39,8 +38,8 @@ class Asset:
 
 @functools.lru_cache(maxsize=64)
 def build_asset(path: Path, mtime_ns: int) -> Asset:
-    """Minified and compressed once per process and file version (apps in one process share it)."""
-    raw = minify(path, path.read_bytes())
+    """Compressed once per process and file version (apps in one process share it)."""
+    raw = path.read_bytes()
     return Asset(mimetype=MIMETYPES[path.suffix], tag=hashlib.sha256(raw).hexdigest()[:24], bodies=variants(raw))
 
 
@@ -50,7 +49,7 @@ class AssetCache:
 
     def get(self, filename: str) -> Asset | None:
         joined = safe_join(str(self.root), filename)
-        if joined is None:
+        if joined is None or "/" in filename:
             return None
         path = Path(joined)
         if path.suffix not in MIMETYPES or not path.is_file():
@@ -60,7 +59,8 @@ class AssetCache:
     def warm(self) -> None:
         """Build every file now, e.g. in gunicorn's master before it forks its workers."""
         for path in self.root.iterdir():
-            self.get(path.name)
+            if path.is_file():
+                self.get(path.name)
 
 
 @bp.get("/<path:filename>")

@@ -8,10 +8,11 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
+from .colours import parse_option
 from .consents import proof_of_consent
 from .extensions import db
 from .models import AuditEvent
-from .sites import BUILTIN_SERVICES, bump_policy, create_site, get_site
+from .sites import BUILTIN_SERVICES, bump_policy, create_site, get_site, set_banner_colours
 from .users import ROLES, create_api_token, create_user, get_user
 
 group = AppGroup("cookiegate", help="Manage sites, users and the consent log.")
@@ -31,12 +32,14 @@ def _site_or_fail(key: str):
 @click.option("--fb", help="Meta (Facebook) pixel id.")
 @click.option("--lang", "languages", multiple=True, help="Languages of the banner, the first is the default (default: da, en).")
 @click.option("--privacy-policy", "privacy_policy_url", help="URL of the site's privacy policy.")
-def create_site_command(name, origins, ga, fb, languages, privacy_policy_url):
+@click.option("--colour", "colours", multiple=True, metavar="KEY=#HEX", help="A banner colour: accent, background or text (repeatable).")
+def create_site_command(name, origins, ga, fb, languages, privacy_policy_url, colours):
     """A site with the standard categories; prints the site key as its last line."""
     languages = languages or ("da", "en")
     try:
         site = create_site(
-            name, origins, ga=ga, fb=fb, languages=languages, default_language=languages[0], privacy_policy_url=privacy_policy_url
+            name, origins, ga=ga, fb=fb, languages=languages, default_language=languages[0], privacy_policy_url=privacy_policy_url,
+            colours=parse_option(colours),
         )
     except ValueError as error:
         raise click.ClickException(str(error)) from None
@@ -46,6 +49,20 @@ def create_site_command(name, origins, ga, fb, languages, privacy_policy_url):
         click.echo(f"  {service.name} ({service.category.slug}): {service.settings[BUILTIN_SERVICES[service.kind]['setting']]}")
     click.echo("Embed: <script src=\"https://YOUR-COOKIEGATE-HOST/banner/v1/cookiegate.js\" " f"data-site=\"{site.key}\"></script>")
     click.echo(site.key)
+
+
+@group.command("banner-colours")
+@click.argument("site_key")
+@click.argument("colours", nargs=-1, metavar="[KEY=#HEX]...")
+def banner_colours_command(site_key, colours):
+    """Set a site's banner colours (accent, background, text); none given resets to the defaults."""
+    site = _site_or_fail(site_key)
+    try:
+        stored = set_banner_colours(site, parse_option(colours))
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
+    db.session.commit()
+    click.echo(f"Banner colours of {site.name!r}: " + (", ".join(f"{k}={v}" for k, v in stored.items()) or "the defaults"))
 
 
 @group.command("create-user")

@@ -72,6 +72,8 @@ class Site(db.Model):
     retention_days: Mapped[int] = mapped_column(Integer, default=730)
     min_group_size: Mapped[int] = mapped_column(Integer, default=5)
     floating_button: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The banner's colours {"accent", "background", "text"} (cookiegate/colours.py validates them).
+    banner_colours: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     # Head of the per-site hash chain over consent records (tamper evidence).
     log_seq: Mapped[int] = mapped_column(BigId, default=0)
     log_head: Mapped[str] = mapped_column(String(64), default="")

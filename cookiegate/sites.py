@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import select, update
 
+from .colours import delivered, validate_colours
 from .extensions import db
 from .models import STANDARD_CATEGORIES, AuditEvent, Category, Service, ServiceCookie, Site
 
@@ -30,7 +31,8 @@ BUILTIN_SERVICES: dict[str, dict[str, Any]] = {
         "category": "statistics",
         "setting": "measurement_id",
         "pattern": re.compile(r"^G-[A-Z0-9]{4,20}$"),
-        "cookies": [("_ga", 730), ("_ga_*", 730), ("_gid", 1)],
+        # What GA4 sets: _ga and _ga_<container-id> (the measurement id without "G-"); _gid was Universal Analytics'.
+        "cookies": [("_ga", 730), ("_ga_{container}", 730)],
     },
     "facebook_pixel": {
         "name": "Meta Pixel",
@@ -87,8 +89,10 @@ def builtin_service(kind: str, ident: str, category: Category, position: int) ->
         category=category,
         position=position,
     )
+    container = ident.removeprefix("G-")
     service.cookies = [
-        ServiceCookie(name=name, provider=spec["provider"], expiry_days=days) for name, days in spec["cookies"]
+        ServiceCookie(name=name.format(container=container), provider=spec["provider"], expiry_days=days)
+        for name, days in spec["cookies"]
     ]
     return service
 
@@ -103,6 +107,7 @@ def create_site(
     default_language: str = "da",
     privacy_policy_url: Optional[str] = None,
     key: Optional[str] = None,
+    colours: Optional[dict[str, str]] = None,
     actor: str = "cli",
 ) -> Site:
     """A site with the three standard categories, and GA / Meta pixel services when given."""
@@ -128,6 +133,7 @@ def create_site(
         retention_days=730,
         min_group_size=5,
         floating_button=True,
+        banner_colours=validate_colours(colours),
         log_seq=0,
         log_head="",
     )
@@ -146,6 +152,13 @@ def create_site(
     db.session.flush()
     db.session.add(AuditEvent(actor=actor, action="site.create", site_id=site.id, details={"name": name, "origins": normalised}))
     return site
+
+
+def set_banner_colours(site: Site, colours: Optional[dict[str, str]], actor: str = "cli") -> dict[str, str]:
+    """Validated (ValueError otherwise) and stored; the config carries them once the site snapshot refreshes."""
+    site.banner_colours = validate_colours(colours)
+    db.session.add(AuditEvent(actor=actor, action="site.banner_colours", site_id=site.id, details={"colours": site.banner_colours}))
+    return site.banner_colours
 
 
 def bump_policy(site: Site, actor: str = "cli") -> int:
@@ -181,6 +194,14 @@ def format_duration(days: Optional[int], words: dict[str, str]) -> str:
             n = days // size
             return words[unit] if n == 1 else words[unit + "s"].format(n=n)
     return words["day"] if days == 1 else words["days"].format(n=days)
+
+
+def _shipped_purpose(shipped: dict[str, Any], name: str) -> str:
+    """The shipped purpose of a cookie; GA4's _ga_<container-id> is declared with the real id."""
+    cookies = shipped["cookies"]
+    if name not in cookies and re.match(r"^_ga_[A-Z0-9]+$", name):
+        name = "_ga_<container-id>"
+    return cookies.get(name, "")
 
 
 def _cookie_entry(name: str, provider: str, purpose: str, expiry: str) -> dict[str, str]:
@@ -228,7 +249,7 @@ def public_config(site: Site, language: str) -> dict[str, Any]:
                     _cookie_entry(
                         c.name,
                         c.provider or service.provider,
-                        c.purpose.get(language) or shipped["cookies"].get(c.name, ""),
+                        c.purpose.get(language) or _shipped_purpose(shipped, c.name),
                         format_duration(c.expiry_days, durations),
                     )
                     for c in service.cookies
@@ -244,11 +265,33 @@ def public_config(site: Site, language: str) -> dict[str, Any]:
         "texts": ui,
         "privacy_policy_url": site.privacy_policy_url,
         "floating_button": site.floating_button,
+        "colours": delivered(site.banner_colours or {}),
         "categories": categories,
         "services": services,
         "necessary_cookies": [necessary_cookie],
     }
     return config
+
+
+# The first layer's texts; the settings' texts come with the whole config when they are opened.
+FIRST_LAYER_TEXTS = ("title", "description", "accept_all", "reject_all", "customise", "privacy_policy", "gpc", "open")
+
+
+def first_layer(config: dict[str, Any]) -> dict[str, Any]:
+    """`config?layer=first`: the part of the config a first-time visitor needs (about half of it).
+
+    Categories without their texts, services with only what releasing and deleting need (their kind,
+    category, settings and cookie names), the first layer's texts. The banner fetches the whole config
+    when the visitor opens the settings.
+    """
+    first = {k: v for k, v in config.items() if k not in ("site", "texts", "categories", "services", "necessary_cookies")}
+    first["texts"] = {k: config["texts"][k] for k in FIRST_LAYER_TEXTS}
+    first["categories"] = [{"slug": c["slug"], "required": c["required"]} for c in config["categories"]]
+    first["services"] = [
+        {"kind": s["kind"], "category": s["category"], "settings": s["settings"], "cookies": [c["name"] for c in s["cookies"]]}
+        for s in config["services"]
+    ]
+    return first
 
 
 def content_hash(content: Any) -> str:

@@ -22,7 +22,7 @@ from sqlalchemy.orm import selectinload
 from .extensions import db
 from .models import ConsentRevocation, Service, Site, utcnow
 from .compression import variants
-from .sites import SITE_KEY_PATTERN, choose_language, content_hash, public_config
+from .sites import SITE_KEY_PATTERN, choose_language, content_hash, first_layer, public_config
 from .tokens import to_ms
 
 # Revocations are re-read with this overlap, so one committed late (or stamped
@@ -48,6 +48,9 @@ class SiteState:
     config_hashes: dict[str, str] = field(repr=False)
     # language -> {"identity" | "gzip" | "br": body}
     config_bodies: dict[str, dict[str, bytes]] = field(repr=False)
+    # The same for `config?layer=first`: what the banner needs before the settings are opened.
+    first_layer_hashes: dict[str, str] = field(repr=False)
+    first_layer_bodies: dict[str, dict[str, bytes]] = field(repr=False)
     # (status, granted) -> serialised decision parts; filled by decision.py as answers are given.
     decision_fragments: dict = field(default_factory=dict, repr=False, compare=False)
 
@@ -58,8 +61,13 @@ class SiteState:
         return bool(origin) and origin.lower() in self.origins
 
 
+def _body(content: Any) -> dict[str, bytes]:
+    return variants(json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+
+
 def snapshot(site: Site) -> SiteState:
     configs = {language: public_config(site, language) for language in site.languages}
+    firsts = {language: first_layer(config) for language, config in configs.items()}
     return SiteState(
         id=site.id,
         key=site.key,
@@ -74,10 +82,9 @@ def snapshot(site: Site) -> SiteState:
         service_categories={s.key: s.category.slug for s in site.services},
         configs=configs,
         config_hashes={language: content_hash(config) for language, config in configs.items()},
-        config_bodies={
-            language: variants(json.dumps(config, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
-            for language, config in configs.items()
-        },
+        config_bodies={language: _body(config) for language, config in configs.items()},
+        first_layer_hashes={language: content_hash(first) for language, first in firsts.items()},
+        first_layer_bodies={language: _body(first) for language, first in firsts.items()},
     )
 
 

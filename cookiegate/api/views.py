@@ -37,8 +37,15 @@ def site_config(site_key: str) -> Response:
     requested = request.args.get("lang")
     if requested is not None and not LANGUAGE_PATTERN.match(requested):
         raise invalid("'lang' must be a language tag such as 'da' or 'en-GB'.")
+    layer = request.args.get("layer")
+    if layer not in (None, "first"):
+        raise invalid("'layer' must be 'first' (or left out for the whole config).")
     language = g.site.language_for(requested)
-    response = respond(request, g.site.config_bodies[language], "application/json", g.site.config_hashes[language][:32])
+    if layer:
+        bodies, tag = g.site.first_layer_bodies[language], "f" + g.site.first_layer_hashes[language][:31]
+    else:
+        bodies, tag = g.site.config_bodies[language], g.site.config_hashes[language][:32]
+    response = respond(request, bodies, "application/json", tag)
     response.cache_control.public = True
     response.cache_control.max_age = current_app.config["COOKIEGATE_CONFIG_MAX_AGE"]
     return response.make_conditional(request)
