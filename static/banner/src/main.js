@@ -29,10 +29,7 @@ const boot = () => {
   // The first layer needs only part of the config (?layer=first); the settings fetch the whole.
   const getConfig = async (lang, options, layer = "&layer=first") => {
     const response = await fetch(`${api}config?${lang ? "lang=" + encodeURIComponent(lang) : ""}${layer}`, options);
-    if (!response.ok) {
-      warn("config", `config: HTTP ${response.status} (is data-site right?)`);
-      throw response;
-    }
+    if (!response.ok) throw response;
     return response.json();
   };
   const fetchConfig = async (options) => {
@@ -230,8 +227,10 @@ const boot = () => {
       if (config.floating_button) make();
       apply(known);
       send();
-    } catch {
+    } catch (error) {
       // The service is unreachable or refuses the config: the page goes on, nothing optional runs.
+      // (A 404 has no CORS header either, so the browser may not even say which.)
+      warn("config", `no config (${error.status ?? "unreachable"}): is data-site right?`);
     }
   };
   const started = start();
