@@ -106,9 +106,14 @@ const boot = () => {
     request.b.idempotency_key = crypto.getRandomValues(new Uint32Array(4)).join("-");  // 128 random bits
     setPending({ ...choice, q: [...(pending?.q ?? []), request] });
     keep(storageKey, pending);
-    apply(pending);
     close();
-    send();
+    // The banner goes at once; the tags, events and clean-up follow in the next task, so the click
+    // is answered by the next paint (Interaction to Next Paint).
+    const applied = pending;
+    setTimeout(() => {
+      apply(applied);
+      send();
+    });
   };
   const here = () => location.origin + location.pathname;
   const choose = (method) => {
