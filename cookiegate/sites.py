@@ -177,11 +177,14 @@ def get_site(key: str) -> Optional[Site]:
 
 
 def choose_language(site: Site, requested: Optional[str]) -> str:
-    """The requested language if the site has it (`da-DK` matches `da`), else the site default."""
-    if requested:
-        requested = requested.lower()
-        for candidate in (requested, requested.split("-")[0]):
-            if candidate in site.languages:
+    """The first requested language the site has (`da-DK` matches `da`), else the site default.
+
+    `requested` may be a comma-separated list in order of preference (the banner sends data-lang,
+    <html lang> and the browser's languages at once, so it needs one request, not two)."""
+    for wanted in (requested or "").lower().split(","):
+        wanted = wanted.strip()
+        for candidate in (wanted, wanted.split("-")[0]):
+            if candidate and candidate in site.languages:
                 return candidate
     return site.default_language
 
@@ -284,7 +287,7 @@ def first_layer(config: dict[str, Any]) -> dict[str, Any]:
     category, settings and cookie names), the first layer's texts. The banner fetches the whole config
     when the visitor opens the settings.
     """
-    first = {k: v for k, v in config.items() if k not in ("site", "texts", "categories", "services", "necessary_cookies")}
+    first = {k: v for k, v in config.items() if k not in ("site", "languages", "texts", "categories", "services", "necessary_cookies")}
     first["texts"] = {k: config["texts"][k] for k in FIRST_LAYER_TEXTS}
     first["categories"] = [{"slug": c["slug"], "required": c["required"]} for c in config["categories"]]
     first["services"] = [

@@ -37,11 +37,37 @@ def test_config_carries_texts_categories_services_and_cookies(client, site):
     assert config["necessary_cookies"][0]["name"] == "cookiegate"
 
 
-@pytest.mark.parametrize("requested,expected", [("en", "en"), ("en-GB", "en"), ("DA-dk", "da"), ("de", "da"), (None, "da")])
+@pytest.mark.parametrize(
+    "requested,expected",
+    [("en", "en"), ("en-GB", "en"), ("DA-dk", "da"), ("de", "da"), (None, "da"), ("", "da"),
+     ("de-DE,en-GB,da", "en"), ("fr,de", "da"), ("de,DA", "da")],  # a list: the first the site has
+)
 def test_config_language_falls_back_to_the_site_default(client, site, requested, expected):
     query = {"lang": requested} if requested else {}
     config = client.get(f"/api/v1/sites/{site.key}/config", query_string=query).get_json()
     assert config["language"] == expected
+
+
+@pytest.mark.parametrize("requested", ["en,<x>", ",".join(["en"] * 11), "en,,da"])
+def test_a_bad_language_list_is_refused_and_names_the_parameter(client, site, requested):
+    response = client.get(f"/api/v1/sites/{site.key}/config", query_string={"lang": requested})
+    assert response.status_code == 422 and "'lang'" in response.get_json()["error"]["message"]
+
+
+def test_the_first_layer_config_holds_what_the_first_layer_needs_and_no_more(client, site):
+    whole = client.get(f"/api/v1/sites/{site.key}/config?lang=da").get_json()
+    first = client.get(f"/api/v1/sites/{site.key}/config?lang=da&layer=first")
+    assert first.status_code == 200 and first.headers["ETag"] != client.get(f"/api/v1/sites/{site.key}/config?lang=da").headers["ETag"]
+    first = first.get_json()
+    assert set(first["texts"]) == {"title", "description", "accept_all", "reject_all", "customise", "privacy_policy", "gpc", "open"}
+    assert all(first["texts"][k] == whole["texts"][k] for k in first["texts"])
+    assert first["categories"] == [{"slug": c["slug"], "required": c["required"]} for c in whole["categories"]]
+    assert first["services"][0] == {"kind": "google_analytics", "category": "statistics", "settings": {"measurement_id": "G-TEST1234"}, "cookies": ["_ga", "_ga_TEST1234"]}
+    for key in ("policy_version", "lifetime_days", "language", "privacy_policy_url", "floating_button", "colours"):
+        assert first[key] == whole[key], key
+    assert len(json.dumps(first)) < len(json.dumps(whole)) / 2
+    bad = client.get(f"/api/v1/sites/{site.key}/config?layer=second")
+    assert bad.status_code == 422 and "'layer'" in bad.get_json()["error"]["message"]
 
 
 def test_config_is_cacheable_and_answers_304_to_its_etag(client, site):

@@ -38,12 +38,19 @@ SPEC = {
         "/api/v1/sites/{site_key}/config": {
             "get": {
                 "summary": "Banner config for one language",
-                "parameters": [SITE_KEY, {"name": "lang", "in": "query", "required": False, "schema": {"type": "string"}}],
+                "description": "`lang`: one language tag or up to 10 in order of preference (`da-DK,en`); the first the site has "
+                "is chosen, else the site's default. `layer=first`: only what the banner's first layer needs (the first layer's "
+                "texts, category slugs, services' kinds, settings and cookie names); the whole config otherwise.",
+                "parameters": [
+                    SITE_KEY,
+                    {"name": "lang", "in": "query", "required": False, "schema": {"type": "string"}},
+                    {"name": "layer", "in": "query", "required": False, "schema": {"type": "string", "enum": ["first"]}},
+                ],
                 "responses": {
                     "200": {"description": "Texts, categories, services with their cookies, policy version.", "content": {"application/json": {"schema": _ref("BannerConfig")}}},
                     "304": {"description": "Not modified (ETag)."},
                     "404": _error("unknown_site"),
-                    "422": _error("invalid_request: malformed lang"),
+                    "422": _error("invalid_request: malformed lang or layer"),
                 },
             }
         },
@@ -189,6 +196,8 @@ SPEC = {
                     "texts": {"type": "object", "additionalProperties": {"type": "string"}},
                     "privacy_policy_url": {"type": ["string", "null"]},
                     "floating_button": {"type": "boolean"},
+                    "colours": {"type": "object", "description": "The site's banner colours: accent, on_accent, background, text (#rrggbb), each optional.",
+                                "additionalProperties": {"type": "string"}},
                     "categories": {"type": "array", "items": {"type": "object"}},
                     "services": {"type": "array", "items": {"type": "object"}},
                     "necessary_cookies": {"type": "array", "items": {"type": "object"}},

@@ -34,9 +34,11 @@ def _json(payload: dict, status: int = 200) -> Response:
 
 @bp.get("/sites/<site_key>/config")
 def site_config(site_key: str) -> Response:
-    requested = request.args.get("lang")
-    if requested is not None and not LANGUAGE_PATTERN.match(requested):
-        raise invalid("'lang' must be a language tag such as 'da' or 'en-GB'.")
+    requested = request.args.get("lang") or None  # empty: the site's default
+    # One tag, or a list in order of preference ("da-DK,en"): the first the site has is chosen.
+    tags = (requested or "").split(",")
+    if requested is not None and (len(tags) > 10 or not all(LANGUAGE_PATTERN.match(tag) for tag in tags)):
+        raise invalid("'lang' must be a language tag such as 'da' or 'en-GB', or up to 10 of them separated by commas.")
     layer = request.args.get("layer")
     if layer not in (None, "first"):
         raise invalid("'layer' must be 'first' (or left out for the whole config).")

@@ -12,7 +12,7 @@ export const trusted = () => {
     try {
       policy = window.trustedTypes?.createPolicy("cookiegate", passThrough) ?? passThrough;
     } catch {
-      warn("trusted-types", "the CSP does not allow the Trusted Types policy 'cookiegate'");
+      warn("trusted-types", "Trusted Types policy 'cookiegate' refused");
     }
   }
   return policy;

@@ -12,7 +12,7 @@ const me = document.currentScript;
 
 const boot = () => {
   const site = me.dataset.site;
-  if (!site) return warn("site", "the script tag has no data-site");
+  if (!site) return warn("site", "no data-site");
   const gpc = !!navigator.globalPrivacyControl;
   const storageKey = "cookiegate:" + site;
   const api = me.src.replace(/\/banner\/v1\/.*$/, `/api/v1/sites/${site}/`);
@@ -24,18 +24,13 @@ const boot = () => {
   // No cookies, no referrer: the service learns only what the body says.
   const post = (path, body) => fetch(api + path, { method: "POST", body, credentials: "omit", referrerPolicy: "no-referrer", keepalive: true });
 
-  // data-lang, then <html lang>, then the browser's languages; the service falls back to the site default.
-  const langs = [me.dataset.lang, document.documentElement.lang, ...navigator.languages].filter(Boolean).map((l) => l.toLowerCase());
-  // The first layer needs only part of the config (?layer=first); the settings fetch the whole.
+  // data-lang, then <html lang>, then the browser's languages: the service picks the first the site
+  // has, else the site's default. The first layer needs only part of the config; the settings the whole.
+  const langs = [me.dataset.lang, document.documentElement.lang, ...navigator.languages].filter((l) => /^[a-z]{2,3}(-[a-z\d]{1,8})*$/i.test(l));
   const getConfig = async (lang, options, layer = "&layer=first") => {
-    const response = await fetch(`${api}config?${lang ? "lang=" + encodeURIComponent(lang) : ""}${layer}`, options);
+    const response = await fetch(`${api}config?lang=${lang}${layer}`, options);
     if (!response.ok) throw response;
     return response.json();
-  };
-  const fetchConfig = async (options) => {
-    const config = await getConfig(langs[0], options);
-    const lang = langs.map((l) => [l, l.split("-")[0]].find((x) => config.languages.includes(x))).find(Boolean);
-    return lang && lang !== config.language ? getConfig(lang, options) : config;
   };
 
   const known = (slug) => config.categories.some((c) => c.slug === slug);
@@ -104,7 +99,7 @@ const boot = () => {
 
   const record = (choice, request) => {
     request.b.idempotency_key = crypto.getRandomValues(new Uint32Array(4)).join("-");  // 128 random bits
-    setPending({ ...choice, q: [...(pending?.q ?? []), request] });
+    setConsent(setPending({ ...choice, q: [...(pending?.q ?? []), request] }));
     keep(storageKey, pending);
     close();
     // The banner goes at once; the tags, events and clean-up follow in the next task, so the click
@@ -164,7 +159,7 @@ const boot = () => {
       ui.settings = module.default({ root: ui.root, wrapper: ui.wrapper, config: full, allowed, closed: () => (consent ? close() : show()) });
     })).catch((error) => {
       loading = null;
-      warn("settings", "the settings could not be loaded");
+      warn("settings", "settings not loaded");
       throw error;
     });
 
@@ -210,7 +205,7 @@ const boot = () => {
   let watching;
   const start = async (options) => {
     try {
-      const [fetched] = await Promise.all([fetchConfig(options), ready]);
+      const [fetched] = await Promise.all([getConfig(langs.slice(0, 10).join(), options), ready]);
       ui?.host.remove();
       ui = opened = loading = null;
       setConsent(null);
@@ -235,7 +230,7 @@ const boot = () => {
     } catch (error) {
       // The service is unreachable or refuses the config: the page goes on, nothing optional runs.
       // (A 404 has no CORS header either, so the browser may not even say which.)
-      warn("config", `no config (${error.status ?? "unreachable"}): is data-site right?`);
+      warn("config", `no config (${error.status ?? "unreachable"}): check data-site`);
     }
   };
   const started = start();
@@ -265,6 +260,6 @@ const boot = () => {
   };
 };
 
-if (!me) warn("script", "load cookiegate.js by a classic <script src>");
+if (!me) warn("script", "needs a classic <script src>");
 else if (window.cookiegate) warn("twice", "loaded twice");
 else boot();

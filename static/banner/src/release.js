@@ -36,11 +36,11 @@ export const release = (allowed, known) => {
     if (released.has(old)) continue;
     const categories = needs(old);
     const unknown = categories.find((slug) => !known(slug));
-    if (unknown) warn("category", `unknown category "${unknown}" on a placeholder`);
+    if (unknown) warn("category", `unknown category "${unknown}"`);
     if (!categories.every(allowed)) continue;
     released.add(old);
     if (old.tagName === "IFRAME") old.src = old.dataset.src;
-    else queue = queue.then(() => run(old)).catch(() => warn("run", "a held-back script could not run"));
+    else queue = queue.then(() => run(old)).catch(() => warn("run", "a held-back script failed"));
   }
 };
 

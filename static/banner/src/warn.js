@@ -5,7 +5,7 @@ const warned = new Set();
 export const warn = (kind, message) => {
   if (warned.has(kind)) return;
   warned.add(kind);
-  console.warn(`cookiegate: ${message} (docs/banner.md#warnings)`);
+  console.warn(`cookiegate: ${message} (docs/banner.md#console-warnings)`);
 };
 
 // Code of the host page (onChange listeners, a replaced dataLayer.push, fbq) must not stop the
@@ -14,7 +14,7 @@ export const isolated = (callback, ...args) => {
   try {
     callback(...args);
   } catch (error) {
-    warn("callback", "a callback of the page threw (below)");
+    warn("callback", "a page callback threw");
     setTimeout(() => {
       throw error;
     });
