@@ -33,7 +33,7 @@ def test_first_view_fits_the_budget_as_served_in_both_languages(shop, live_serve
     paths = sorted(re.sub(r"\?.*", "", r.url.replace(shop.service, "")) for r in visitor.service_requests if r.method == "GET")
     assert paths == ["/api/v1/sites/%s/config" % shop.key, "/banner/v1/cookiegate.js"]
     configs = [r.url for r in visitor.service_requests if "/config" in r.url]
-    assert configs == [f"{shop.service}/api/v1/sites/{shop.key}/config?lang=da&layer=first"]
+    assert configs == [f"{shop.service}/api/v1/sites/{shop.key}/config?lang=da,da-DK&layer=first"]  # <html lang>, the browser: one request
 
 
 def test_the_served_script_is_the_minified_build_and_compressed(live_server):
@@ -41,7 +41,7 @@ def test_the_served_script_is_the_minified_build_and_compressed(live_server):
     assert raw.text == (ROOT / "static" / "banner" / "cookiegate.js").read_text(encoding="utf-8")
     assert "/*" not in raw.text and raw.text.count("\n") == 1  # comments and line breaks gone
     source = "".join(p.read_text(encoding="utf-8") for p in (ROOT / "static" / "banner" / "src").glob("*.js"))
-    for name in ("releaseAll", "loadSettings", "storageKey", "fetchConfig"):  # local names are shortened ...
+    for name in ("releaseAll", "loadSettings", "storageKey", "getConfig"):  # local names are shortened ...
         assert name in source and name not in raw.text, name
     assert "cookiegate=" in raw.text and "data-cookiegate-action" in raw.text  # ... strings and hooks kept
     for encoding in ("br", "gzip"):
