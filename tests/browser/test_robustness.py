@@ -33,6 +33,21 @@ def test_the_banner_appears_and_releases_tags_under_trusted_types(shop, visitor)
     assert page.evaluate("window.__tt") is None  # not one Trusted Types violation
 
 
+def test_without_its_trusted_types_policy_the_banner_still_works_and_says_why(shop, visitor):
+    warned = warnings_of(visitor.page)
+    csp = "require-trusted-types-for 'script'; trusted-types other"
+    visitor.context.add_init_script("document.addEventListener('cookiegate:change', e => window.__change = e.detail.choices)")
+    page = visitor.goto(shop.page(body=STATISTICS, Content_Security_Policy=csp))
+    visitor.banner().wait_for(state="visible")  # built without HTML strings: no policy needed
+    visitor.click("accept_all")
+    visitor.wait_for_cookie()
+    page.locator("cookiegate-banner .f").wait_for(state="visible")
+    assert page.evaluate("window.__change") == {"necessary": True, "statistics": True, "marketing": True}
+    assert page.evaluate("window.__stats") is None  # the page's CSP forbids running it: not run, and said so
+    page.wait_for_timeout(200)
+    assert len([w for w in warned if "Trusted Types policy 'cookiegate'" in w]) == 1, warned
+
+
 def test_a_throwing_onchange_listener_does_not_stop_the_returning_visitor_banner(shop, visitor):
     page = visitor.goto(shop.page())
     visitor.click("accept_all")

@@ -53,8 +53,12 @@ export const watch = (onAdded) =>
 
 const inject = (src) => {
   const script = document.createElement("script");
-  script.src = trusted().createScriptURL(src);
-  document.head.append(script);
+  try {
+    script.src = trusted().createScriptURL(src);  // throws under Trusted Types without our policy
+    document.head.append(script);
+  } catch {
+    warn("run", "a held-back script failed");
+  }
 };
 
 // The built-in tags are injected only once their category is granted, and only once per config.
