@@ -13,8 +13,8 @@ Per run, in a fresh browser context:
     the page without a banner;
   - "Accept all" latency: a real click (mouse down/up), measured as the longest Event Timing entry
     of the interaction (what INP counts: input delay + handlers + the next paint).
-The best of the runs (the least disturbed by other work on a shared machine) decides, medians are
-printed beside it; lower is better. Ours must be the lowest on each figure.
+Medians decide (the best run, the least disturbed by other work on a shared machine, is printed
+beside them); lower is better. Ours must be the lowest on each figure.
 """
 from __future__ import annotations
 
@@ -167,28 +167,29 @@ def main() -> int:
             browser.close()
         service.shutdown()
         website.shutdown()
-    base = min(results["no banner (baseline)"]["script"])
-    base_long = min(results["no banner (baseline)"]["long"])
+    base = statistics.median(results["no banner (baseline)"]["script"])
+    base_long = statistics.median(results["no banner (baseline)"]["long"])
     base_click = statistics.median(results["no banner (baseline)"]["accept"])
     print(f"Chromium, 4x CPU throttling, median of {args.runs} runs. Script time and long tasks are the page's minus the same")
     print(f"page without a banner (script {base:.1f} ms, long tasks {base_long:.1f} ms), until the banner is visible.")
     print(f"Accept all: the click's Event Timing duration (input to next paint); a button that only hides itself takes {base_click:.1f} ms here.")
-    print(f"  {'':<30} {'script ms':>16} {'long tasks ms':>16} {'Accept all ms':>16}   best run (median)")
-    rows = {}
+    print(f"  {'':<30} {'script ms':>16} {'long tasks ms':>16} {'Accept all ms':>16}   median (best run)")
+    rows, best_rows = {}, {}
     for name, r in results.items():
         if name.startswith("no banner"):
             continue
-        # The best run is the least disturbed by other work on a shared machine; the median is shown too.
-        rows[name] = (min(r["script"]) - base, min(r["long"]) - base_long, min(r["accept"]))
-        medians = (statistics.median(r["script"]) - base, statistics.median(r["long"]) - base_long, statistics.median(r["accept"]))
-        print(f"  {name:<30} " + " ".join(f"{best:>7.1f} ({median:>6.1f})" for best, median in zip(rows[name], medians)))
+        # The median is the typical run; the best run, the least disturbed by other work on a shared machine.
+        best_rows[name] = (min(r["script"]) - base, min(r["long"]) - base_long, min(r["accept"]))
+        rows[name] = (statistics.median(r["script"]) - base, statistics.median(r["long"]) - base_long, statistics.median(r["accept"]))
+        print(f"  {name:<30} " + " ".join(f"{median:>7.1f} ({best:>6.1f})" for best, median in zip(best_rows[name], rows[name])))
     ours = rows["cookiegate"]
     verdict = all(ours[k] <= min(v[k] for v in rows.values()) for k in range(3))
+    best_verdict = all(best_rows["cookiegate"][k] <= min(v[k] for v in best_rows.values()) for k in range(3))
     others = {n: v for n, v in rows.items() if n != "cookiegate"}
     for n, v in others.items():
         ratios = [f"{v[k] / ours[k]:.1f}x" if ours[k] > 0 else "-" for k in range(3)]
         print(f"  {n}: {', '.join(ratios)} of cookiegate's (script, long tasks, Accept all)")
-    print("Ours lowest on every figure:", "PASS" if verdict else "FAIL")
+    print("Ours lowest on every median:", "PASS" if verdict else "FAIL", "| on every best run:", "PASS" if best_verdict else "FAIL")
     print(json.dumps({n: [round(x, 1) for x in v] for n, v in rows.items()}))
     return 0 if verdict else 1
 

@@ -175,7 +175,9 @@ const boot = () => {
     opening();
     ui.bar.hidden = false;
     ui.bar.showPopover?.();  // the top layer: above any z-index, transform or overflow of the page
-    ui.bar.focus();
+    // Focus after the first paint: focusing at once would force a layout of the whole page inside
+    // the banner's task (a long task on a slow phone).
+    requestAnimationFrame(() => setTimeout(() => ui.bar.focus()));
   };
   const hideBar = () => {
     ui.bar.hidePopover?.();  // hiding a hidden popover is no error
