@@ -9,7 +9,7 @@ from typing import Any, Optional
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import banner, cli, errors, geo, state, tokens
+from . import banner, cli, errors, geo, state, tokens, web
 from .config import check as check_config
 from .config import from_environment
 from .extensions import db, limiter, migrate
@@ -48,12 +48,17 @@ def create_app(config: Optional[dict[str, Any]] = None) -> Flask:
     tokens.init_app(app)
     banner.init_app(app)
     cli.init_app(app)
+    web.init_app(app)
 
+    from . import auth
     from .api import bp as api_bp
+    from .dashboard import bp as dashboard_bp
     from .demo import bp as demo_bp
     from .health import bp as health_bp
 
+    auth.init_app(app)
     app.register_blueprint(api_bp)
+    app.register_blueprint(dashboard_bp)
     app.register_blueprint(banner.bp)
     app.register_blueprint(health_bp)
     app.register_blueprint(demo_bp)

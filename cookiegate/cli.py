@@ -94,7 +94,7 @@ def create_token_command(email):
         raise click.ClickException(f"no user {email!r}")
     token = create_api_token(user)
     db.session.commit()
-    click.echo(f"API token for {user.email} (store it now; only its hash is kept):")
+    click.echo(f"API token for {user.email} (store it now; only its hash is kept; revoke it with: revoke-token {token[:10]}):")
     click.echo(token)
 
 

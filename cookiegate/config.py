@@ -5,6 +5,7 @@ can override it without touching the environment.
 """
 from __future__ import annotations
 
+import datetime as dt
 import os
 import secrets
 from pathlib import Path
@@ -42,6 +43,12 @@ def from_environment(instance_path: str) -> dict:
         "COOKIEGATE_RATELIMIT": env.get("COOKIEGATE_RATELIMIT", "120 per minute"),
         # How stale a process's view of policy versions and withdrawals may be.
         "COOKIEGATE_STATE_TTL": _int("COOKIEGATE_STATE_TTL", 30),
+        # Login attempts: every attempt per client address; failed attempts per account.
+        "COOKIEGATE_LOGIN_RATELIMIT": env.get("COOKIEGATE_LOGIN_RATELIMIT", "10 per minute"),
+        "COOKIEGATE_LOGIN_ACCOUNT_RATELIMIT": env.get("COOKIEGATE_LOGIN_ACCOUNT_RATELIMIT", "10 per 15 minutes"),
+        # A login session ends this many hours after logging in (the signed cookie carries its age).
+        "PERMANENT_SESSION_LIFETIME": dt.timedelta(hours=_int("COOKIEGATE_SESSION_HOURS", 8)),
+        "SESSION_COOKIE_NAME": "cookiegate_session",
         # Public config is cached by browsers this long (seconds).
         "COOKIEGATE_CONFIG_MAX_AGE": _int("COOKIEGATE_CONFIG_MAX_AGE", 600),
     }

@@ -1,4 +1,5 @@
-"""JSON errors, one shape everywhere: {"error": {"code": ..., "message": ...}}.
+"""Errors: JSON for the API, one shape everywhere: {"error": {"code": ..., "message": ...}};
+a readable HTML page (same status and headers) for the HTML areas (web.html_area).
 
 Messages are written here or by the code raising ApiError; they never echo
 what the client sent, so no address, agent, query string or token can end up
@@ -9,7 +10,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, Response, jsonify
+from flask import Flask, Response, jsonify, render_template
+from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -49,8 +51,30 @@ def error_response(status: int, code: str, message: str, **extra: Any) -> Respon
     return response
 
 
+def html_error_response(status: int, message: str) -> Response:
+    """An error page in the base layout; falls back to plain text if even rendering fails."""
+    from .web import apply_security_headers, fresh_request_state
+
+    fresh_request_state()
+    try:
+        body = render_template("error.html", status=status, message=message)
+    except Exception:  # never an error inside the error page
+        log.exception("error page could not be rendered")
+        body = f"<!doctype html><title>{status}</title><h1>{status}</h1>"
+    response = Response(body, status=status, mimetype="text/html")
+    return apply_security_headers(response)
+
+
+def _respond(status: int, code: str, message: str, **extra: Any) -> Response:
+    from .web import wants_html
+
+    if wants_html():
+        return html_error_response(status, message)
+    return error_response(status, code, message, **extra)
+
+
 def _api_error(error: ApiError) -> Response:
-    response = error_response(error.status, error.code, error.message, **error.extra)
+    response = _respond(error.status, error.code, error.message, **error.extra)
     response.headers.update(error.headers)
     return response
 
@@ -58,7 +82,9 @@ def _api_error(error: ApiError) -> Response:
 def _http_error(error: HTTPException) -> Response:
     status = error.code or 500
     code, message = HTTP_CODES.get(status, ("error", error.name))
-    response = error_response(status, code, message)
+    if status == 400 and isinstance(error, CSRFError):
+        code, message = "csrf_failed", "The form has expired or did not come from this site; reload the page and try again."
+    response = _respond(status, code, message)
     if status == 405 and error.valid_methods:
         response.headers["Allow"] = ", ".join(error.valid_methods)
     return response
@@ -67,7 +93,7 @@ def _http_error(error: HTTPException) -> Response:
 def _unexpected(error: Exception) -> Response:
     # The traceback goes to the log; it names code, not request data.
     log.exception("unhandled %s", type(error).__name__)
-    return error_response(500, *HTTP_CODES[500])
+    return _respond(500, *HTTP_CODES[500])
 
 
 def register(app: Flask) -> None:

@@ -18,6 +18,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
 )
+from flask_login import UserMixin
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .extensions import db
@@ -71,6 +72,8 @@ class Site(db.Model):
     consent_lifetime_days: Mapped[int] = mapped_column(Integer, default=365)
     retention_days: Mapped[int] = mapped_column(Integer, default=730)
     min_group_size: Mapped[int] = mapped_column(Integer, default=5)
+    # IANA zone whose days the statistics count in ("from"/"to" are inclusive local days).
+    timezone: Mapped[str] = mapped_column(String(64), default="Europe/Copenhagen", server_default="Europe/Copenhagen")
     floating_button: Mapped[bool] = mapped_column(Boolean, default=True)
     # The banner's colours {"accent", "background", "text"} (cookiegate/colours.py validates them).
     banner_colours: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
@@ -230,7 +233,7 @@ user_sites = Table(
 )
 
 
-class User(db.Model):
+class User(UserMixin, db.Model):
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -239,9 +242,29 @@ class User(db.Model):
     role: Mapped[str] = mapped_column(String(16))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Language of the pages ("da", "en"); None: the browser's.
+    language: Mapped[Optional[str]] = mapped_column(String(8))
 
     sites: Mapped[list[Site]] = relationship(secondary=user_sites)
     tokens: Mapped[list["ApiToken"]] = relationship(back_populates="user", cascade="all, delete-orphan")
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login: a deactivated user cannot log in or stay logged in
+        return bool(self.active)
+
+    def get_id(self) -> str:
+        # The session names the user and their password: a new password ends every old session.
+        return f"{self.id}:{self.session_fingerprint}"
+
+    @property
+    def session_fingerprint(self) -> str:
+        import hashlib
+
+        return hashlib.sha256(self.password_hash.encode("utf-8")).hexdigest()[:16]
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
 
 
 class ApiToken(db.Model):

@@ -14,7 +14,7 @@ import logging
 import math
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Optional
 
 from flask import Flask, current_app, request
 from limits import parse
@@ -58,24 +58,44 @@ class RateLimiter:
 
         return decorator
 
-    def check(self, scope: str, rule: str) -> None:
+    def check(self, scope: str, rule: str, identity: Optional[str] = None, count: bool = True) -> None:
+        """Raise 429 when `identity` (default: the client's hashed address) is over `rule` in `scope`.
+
+        With count=False the attempt is only tested, not counted (login counts failures per
+        account with hit() afterwards, so the owner is not locked out by their own successes).
+        """
         bound: _Bound = current_app.extensions["cookiegate.ratelimit"]
         item = _parse(rule)
-        identifiers = ("cookiegate", scope, client_key())
+        identifiers = ("cookiegate", scope, identity or client_key())
         try:
-            allowed = bound.primary.hit(item, *identifiers)
             limiter = bound.primary
+            allowed = limiter.hit(item, *identifiers) if count else limiter.test(item, *identifiers)
         except Exception as error:  # the store is down: count in memory until it is back
             now = time.monotonic()
             if now - bound.warned_at >= WARN_EVERY:
                 bound.warned_at = now
                 log.warning("rate-limit store unreachable (%s); counting in memory meanwhile", type(error).__name__)
-            allowed = bound.fallback.hit(item, *identifiers)
             limiter = bound.fallback
+            allowed = limiter.hit(item, *identifiers) if count else limiter.test(item, *identifiers)
         if not allowed:
             reset_at = limiter.get_window_stats(item, *identifiers).reset_time
             retry_after = max(1, math.ceil(reset_at - time.time()))
             raise ApiError(429, "rate_limited", "Too many requests; try again later.", headers={"Retry-After": str(retry_after)})
+
+    def hit(self, scope: str, rule: str, identity: str) -> None:
+        """Count one event against `identity` without refusing this request."""
+        bound: _Bound = current_app.extensions["cookiegate.ratelimit"]
+        identifiers = ("cookiegate", scope, identity)
+        try:
+            bound.primary.hit(_parse(rule), *identifiers)
+        except Exception:
+            bound.fallback.hit(_parse(rule), *identifiers)
+
+
+def keyed(kind: str, value: str) -> str:
+    """A keyed hash naming what is counted (an address, an account) without storing it."""
+    secret = current_app.config["SECRET_KEY"].encode()
+    return hmac.new(secret, f"ratelimit:{kind}:".encode() + value.encode("utf-8"), hashlib.sha256).hexdigest()[:24]
 
 
 @functools.lru_cache(maxsize=32)

@@ -1,6 +1,9 @@
 """The public API: what websites, their visitors' browsers and their back ends call."""
 from flask import Blueprint
 
+from .. import sitelookup
+
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+sitelookup.register(bp)
 
 from . import cors, views  # noqa: E402,F401  (routes register on import)

@@ -6,7 +6,6 @@ from typing import Optional
 from flask import Response, g, request
 
 from ..errors import ApiError
-from ..state import process_state
 from ..validation import MAX_BODY_BYTES
 from . import bp
 
@@ -14,22 +13,14 @@ ALLOWED_HEADERS = "Content-Type, Idempotency-Key, X-Cookiegate-Token"
 PREFLIGHT_MAX_AGE = "86400"
 
 
-def _site_key() -> Optional[str]:
-    return (request.view_args or {}).get("site_key")
-
-
 @bp.before_request
-def resolve_site() -> Optional[Response]:
-    """Every per-site route needs a known site; a preflight is answered here."""
+def preflight() -> Optional[Response]:
+    """A preflight for a per-site route (the site is known: sitelookup ran first) is answered here."""
     # One byte over the limit, so a chunked body (no Content-Length) that is too big shows as such.
     request.max_content_length = MAX_BODY_BYTES + 1
-    key = _site_key()
-    if key is None:
-        return None
-    state = process_state().sites.get(key)
+    state = g.get("site")
     if state is None:
-        raise ApiError(404, "unknown_site", "No site has this key.")
-    g.site = state
+        return None
     if request.method == "OPTIONS":
         if not state.allows_origin(request.headers.get("Origin")):
             raise ApiError(403, "origin_not_allowed", "This origin is not allowed for the site.")
