@@ -38,7 +38,7 @@ def record_count() -> int:
     return db.session.execute(select(func.count()).select_from(ConsentRecord)).scalar_one()
 
 
-@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(body=bodies)
 def test_any_json_body_gets_a_documented_answer(client, site, body):
     before = record_count()
@@ -53,7 +53,7 @@ def test_any_json_body_gets_a_documented_answer(client, site, body):
         assert record_count() == before
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(raw=st.binary(max_size=300))
 def test_any_bytes_get_a_documented_answer(client, site, raw):
     response = post_consent(client, site.key, raw=raw)
