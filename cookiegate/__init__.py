@@ -55,9 +55,11 @@ def create_app(config: Optional[dict[str, Any]] = None) -> Flask:
     from .dashboard import bp as dashboard_bp
     from .demo import bp as demo_bp
     from .health import bp as health_bp
+    from .stats import bp as stats_bp
 
     auth.init_app(app)
     app.register_blueprint(api_bp)
+    app.register_blueprint(stats_bp)
     app.register_blueprint(dashboard_bp)
     app.register_blueprint(banner.bp)
     app.register_blueprint(health_bp)

@@ -11,7 +11,7 @@ import datetime as dt
 import hashlib
 import secrets
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
@@ -35,6 +35,13 @@ TAKE_NEXT_SEQ = (
     update(_sites)
     .where(_sites.c.id == bindparam("site_id"))
     .values(log_seq=_sites.c.log_seq + 1)
+    .returning(_sites.c.log_seq, _sites.c.log_head, _sites.c.policy_version)
+)
+# The demo and bulk imports take a run of sequence numbers at once.
+TAKE_SEQS = (
+    update(_sites)
+    .where(_sites.c.id == bindparam("site_id"))
+    .values(log_seq=_sites.c.log_seq + bindparam("count"))
     .returning(_sites.c.log_seq, _sites.c.log_head, _sites.c.policy_version)
 )
 INSERT_RECORD = _records.insert()
@@ -147,6 +154,51 @@ def _ensure_snapshot(process: ProcessState, state: SiteState, language: str) -> 
     return digest
 
 
+def _new_record(
+    state: SiteState,
+    *,
+    seq: int,
+    prev_hash: str,
+    policy_version: int,
+    consent_id: str,
+    choices: dict[str, bool],
+    method: str,
+    language: str,
+    url: str,
+    gpc: bool,
+    visitor: Visitor,
+    banner_hash: str,
+    idempotency_hash: Optional[str],
+    created_at: dt.datetime,
+) -> ConsentRecord:
+    """One chained record (not added to the session): what every recording path stores."""
+    location, device = visitor.location, visitor.device
+    record = ConsentRecord(
+        consent_id=consent_id,
+        site_id=state.id,
+        seq=seq,
+        created_at=created_at,
+        policy_version=policy_version,
+        choices=choices,
+        method=method,
+        language=language,
+        page_url=url,
+        gpc=gpc,
+        country=location.country,
+        region=location.region,
+        city=location.city,
+        device_type=device.device_type,
+        browser_family=device.browser_family,
+        os_family=device.os_family,
+        is_bot=device.is_bot,
+        banner_hash=banner_hash,
+        idempotency_hash=idempotency_hash,
+        prev_hash=prev_hash,
+    )
+    record.content_hash = record_digest(record, state.key)
+    return record
+
+
 def _append(
     process: ProcessState,
     state: SiteState,
@@ -184,30 +236,11 @@ def _append(
             process.sites.invalidate(state.key)
             state = process.sites.get(state.key) or state
         banner_hash = _ensure_snapshot(process, state, language)
-        location, device = visitor.location, visitor.device
-        record = ConsentRecord(
-            consent_id=consent_id,
-            site_id=state.id,
-            seq=seq,
-            created_at=utcnow(),
-            policy_version=current_version,
-            choices=choices,
-            method=method,
-            language=language,
-            page_url=url,
-            gpc=gpc,
-            country=location.country,
-            region=location.region,
-            city=location.city,
-            device_type=device.device_type,
-            browser_family=device.browser_family,
-            os_family=device.os_family,
-            is_bot=device.is_bot,
-            banner_hash=banner_hash,
-            idempotency_hash=idempotency_hash,
-            prev_hash=prev_hash,
+        record = _new_record(
+            state, seq=seq, prev_hash=prev_hash, policy_version=current_version, consent_id=consent_id, choices=choices,
+            method=method, language=language, url=url, gpc=gpc, visitor=visitor, banner_hash=banner_hash,
+            idempotency_hash=idempotency_hash, created_at=utcnow(),
         )
-        record.content_hash = record_digest(record, state.key)
         session.execute(INSERT_RECORD, {column: getattr(record, column) for column in INSERTED_COLUMNS})
         if method == "withdraw":
             session.execute(
@@ -228,6 +261,40 @@ def _append(
     if method == "withdraw":
         process.revocations.note(consent_id, record.created_at)
     return record, True
+
+
+def record_batch(
+    process: ProcessState,
+    state: SiteState,
+    consents: Sequence[tuple[ConsentRequest, Visitor, dt.datetime]],
+) -> int:
+    """Record many consents (in time order) in one transaction, chained exactly as record_consent
+    chains one: the demo's sample data and bulk imports. Returns how many were recorded."""
+    if not consents:
+        return 0
+    session = db.session
+    last_seq, head, current_version = session.execute(TAKE_SEQS, {"site_id": state.id, "count": len(consents)}).one()
+    seq = last_seq - len(consents)
+    rows = []
+    banner_hashes: dict[str, str] = {}
+    for request, visitor, created_at in consents:
+        seq += 1
+        banner_hash = banner_hashes.get(request.language)
+        if banner_hash is None:
+            banner_hash = banner_hashes[request.language] = _ensure_snapshot(process, state, request.language)
+        record = _new_record(
+            state, seq=seq, prev_hash=head, policy_version=current_version,
+            consent_id=request.previous.consent_id if request.previous else new_consent_id(), choices=request.choices,
+            method=request.method, language=request.language, url=request.page_url, gpc=request.gpc, visitor=visitor,
+            banner_hash=banner_hash, idempotency_hash=None, created_at=created_at,
+        )
+        head = record.content_hash
+        rows.append({column: getattr(record, column) for column in INSERTED_COLUMNS})
+    session.execute(INSERT_RECORD, rows)
+    session.execute(SET_HEAD, {"site_id": state.id, "head": head})
+    session.commit()
+    process.stored_snapshots.update(banner_hashes.values())
+    return len(rows)
 
 
 def token_for(record: ConsentRecord, state: SiteState, signer: TokenSigner) -> str:

@@ -102,7 +102,7 @@ def seed_sample_data(site: Site, days: int = 30, per_day: int = 40, seed: int = 
                 count_impression(
                     site.id,
                     Visitor(Location(country, region, city), Device(device_type, browser, os_family, device_type == "bot")),
-                    day=moment.date(),
+                    at=moment,
                     commit=False,
                 )
     db.session.add_all(records)

@@ -1,4 +1,7 @@
-"""Banner impressions: a counter per site, day, country and device type; no identifier at all."""
+"""Banner impressions: a counter per site, day, country and device type; no identifier at all.
+
+The same statement-pair also feeds the statistics (stats/rollup.py), bots left out there.
+"""
 from __future__ import annotations
 
 import datetime as dt
@@ -9,13 +12,16 @@ from .models import ImpressionCount, utcnow
 from .visitor import Visitor
 
 
-def count_impression(site_id: int, visitor: Visitor, day: dt.date | None = None, commit: bool = True) -> None:
+def count_impression(site_id: int, visitor: Visitor, at: dt.datetime | None = None, commit: bool = True) -> None:
+    from .stats.rollup import count_impression as count_for_statistics
+
+    at = at or utcnow()
     table = ImpressionCount.__table__
     statement = (
         dbutil.insert(ImpressionCount)
         .values(
             site_id=site_id,
-            day=day or utcnow().date(),
+            day=at.astimezone(dt.timezone.utc).date(),
             country=visitor.location.country,
             device_type=visitor.device.device_type,
             count=1,
@@ -26,5 +32,7 @@ def count_impression(site_id: int, visitor: Visitor, day: dt.date | None = None,
         )
     )
     db.session.execute(statement)
+    if not visitor.device.is_bot:
+        count_for_statistics(site_id, visitor.location.country, visitor.device.device_type, at)
     if commit:
         db.session.commit()

@@ -295,3 +295,55 @@ class AuditEvent(db.Model):
     action: Mapped[str] = mapped_column(String(60))
     site_id: Mapped[Optional[int]] = mapped_column(ForeignKey("sites.id", ondelete="SET NULL"), index=True)
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class StatsRollup(db.Model):
+    """Consent statistics, summed per site, time bucket and one attribute (stats/rollup.py).
+
+    `grain` "q": 15-minute UTC buckets (every time zone's midnight falls on one), "d": UTC days.
+    `dim` names the attribute ("all" for none), `value` its value; `granted` the optional
+    categories the consents granted (sorted, comma-separated), so each category's count is a sum.
+    Filled from consent_records behind the per-site `seq` (StatsWatermark); rows are never
+    removed, so purging or erasing raw records does not move the figures.
+    """
+
+    __tablename__ = "stats_rollups"
+    __table_args__ = (UniqueConstraint("site_id", "dim", "grain", "bucket", "value", "granted"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
+    dim: Mapped[str] = mapped_column(String(16))
+    grain: Mapped[str] = mapped_column(String(1))
+    bucket: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    value: Mapped[str] = mapped_column(String(200))
+    granted: Mapped[str] = mapped_column(String(200))
+    consents: Mapped[int] = mapped_column(BigInteger, default=0)
+    accept_all: Mapped[int] = mapped_column(BigInteger, default=0)
+    reject_all: Mapped[int] = mapped_column(BigInteger, default=0)
+    custom: Mapped[int] = mapped_column(BigInteger, default=0)
+    withdraw: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class StatsImpression(db.Model):
+    """Banner impressions for statistics (bots left out), per grain/bucket/attribute as StatsRollup;
+    updated with each impression (one statement)."""
+
+    __tablename__ = "stats_impressions"
+    __table_args__ = (UniqueConstraint("site_id", "dim", "grain", "bucket", "value"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
+    dim: Mapped[str] = mapped_column(String(16))
+    grain: Mapped[str] = mapped_column(String(1))
+    bucket: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    value: Mapped[str] = mapped_column(String(200))
+    count: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class StatsWatermark(db.Model):
+    """How far each site's consent records are summed into stats_rollups (their `seq`)."""
+
+    __tablename__ = "stats_watermarks"
+
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigId, default=0)
