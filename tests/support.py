@@ -67,7 +67,7 @@ class LiveServer:
         self.error_log = self.workdir / "error.log"
         self.process: Optional[subprocess.Popen] = None
 
-    def start(self, timeout: float = 30) -> None:
+    def start(self, timeout: float = 120) -> None:  # generous: a shared, loaded machine boots workers slowly
         env = dict(os.environ)
         env.update(
             {
@@ -100,6 +100,7 @@ class LiveServer:
                     return
             except requests.RequestException:
                 time.sleep(0.1)
+        self.stop()  # not left running behind a failed test
         raise RuntimeError(f"gunicorn did not come up: {self.logs()}")
 
     def logs(self) -> str:
