@@ -123,18 +123,31 @@ def export_command(site_key, consent_id):
 
 
 @group.command("demo")
-@click.option("--days", default=30, show_default=True, help="Days of sample data.")
-def demo_command(days):
-    """A demo site, a demo page and realistic sample data (safe to run again)."""
-    from .demo import DEMO_KEY, ensure_demo_site, has_sample_data, seed_sample_data
+@click.option("--days", default=30, show_default=True, help="Days of sample data, up to today.")
+@click.option("--consents", type=click.IntRange(min=0), help="Sample consents in all (default: about 40 a day).")
+@click.option("--url", "base_url", default="http://127.0.0.1:8000", show_default=True, help="Where the service runs (for the printed links).")
+def demo_command(days, consents, base_url):
+    """The demo site, its page, a demo marketer and realistic sample data recorded through the
+    API's recording code (safe to run again: sample data is added only to an empty demo site,
+    or when --consents is given)."""
+    from .demo import DEMO_KEY, DEMO_MARKETER, DEMO_PASSWORD, ensure_demo_marketer, ensure_demo_site, has_sample_data, seed_sample_data
 
+    if days < 1:
+        raise click.BadParameter("must be at least 1", param_hint="--days")
     site, created = ensure_demo_site()
+    ensure_demo_marketer(site)
     db.session.commit()
-    if created or not has_sample_data(site):
-        count = seed_sample_data(site, days=days)
+    if consents is not None or created or not has_sample_data(site):
+        total = consents if consents is not None else 40 * days
+        with click.progressbar(length=total, label="Recording sample consents", file=sys.stderr,
+                               show_pos=True, show_eta=True) as bar:
+            count = seed_sample_data(site, days=days, consents=total, progress=bar.update)
         click.echo(f"Demo site {DEMO_KEY!r} with {count} sample consents over {days} days.")
     else:
         click.echo(f"Demo site {DEMO_KEY!r} exists already.")
+    base_url = base_url.rstrip("/")
+    click.echo(f"Dashboard:  {base_url}/dashboard/{site.key}/")
+    click.echo(f"Log in at {base_url}/login as {DEMO_MARKETER} with password {DEMO_PASSWORD} (demo marketer)")
     click.echo(site.key)
 
 

@@ -3,17 +3,19 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-from typing import Optional
+from collections import defaultdict
+from typing import Callable, Optional
 
 from flask import Blueprint, Response, abort, render_template, request
 from sqlalchemy import func, select
 
-from .consents import new_consent_id
+from . import dbutil
+from .consents import ConsentRequest, record_batch
 from .extensions import db
-from .impressions import count_impression
-from .ledger import record_digest
-from .models import ConsentRecord, ImpressionCount, Site, utcnow
+from .models import ImpressionCount, Site, User, utcnow
 from .sites import create_site, get_site
+from .state import process_state
+from .users import create_user, get_user
 from .visitor import Device, Location, Visitor
 
 DEMO_KEY = "demo"
@@ -67,48 +69,95 @@ def ensure_demo_site() -> tuple[Site, bool]:
     return site, True
 
 
-def seed_sample_data(site: Site, days: int = 30, per_day: int = 40, seed: int = 2026, now: Optional[dt.datetime] = None) -> int:
-    """Consents and impressions over the last `days` days, chained like real ones."""
+DEMO_MARKETER = "marketing@fjordkaffe.example"
+DEMO_PASSWORD = "fjordkaffe-demo"
+BATCH = 5_000
+
+
+def ensure_demo_marketer(site: Site) -> tuple[User, bool]:
+    """A marketer who sees the demo site (its password is printed by `demo`: development only)."""
+    user = get_user(DEMO_MARKETER)
+    if user is not None:
+        return user, False
+    return create_user(DEMO_MARKETER, DEMO_PASSWORD, "marketer", [site], actor="demo"), True
+
+
+def _sample_day(rng: random.Random, state, categories, day_start: dt.datetime, count: int, now: dt.datetime):
+    """One day's consents (in time order) and its impressions {(country, device, moment): n}."""
+    # Visitors come between 06 and 23 UTC; today only up to now.
+    low, high = day_start + dt.timedelta(hours=6), min(day_start + dt.timedelta(hours=23), now)
+    if high <= low:
+        low, high = day_start, now
+    span = (high - low).total_seconds()
+    moments = sorted(low + dt.timedelta(seconds=rng.uniform(0, span)) for _ in range(count))
+    consents, impressions = [], defaultdict(int)
+    for moment in moments:
+        country, region, city = _pick(rng, PLACES)
+        device_type, browser, os_family = _pick(rng, DEVICES)
+        (method,) = _pick(rng, METHOD_WEIGHTS)
+        if method == "custom":
+            choices = {slug: slug == "necessary" or rng.random() < 0.5 for slug in categories}
+        else:
+            choices = {slug: slug == "necessary" or method == "accept_all" for slug in categories}
+        request = ConsentRequest(choices=choices, method=method, policy_version=state.policy_version,
+                                 page_url="http://127.0.0.1:8000/demo/", language=rng.choice(("da",) * 9 + ("en",)),
+                                 gpc=rng.random() < 0.03)
+        bot = device_type == "bot"
+        consents.append((request, Visitor(Location(country, region, city), Device(device_type, browser, os_family, bot)), moment))
+        # Roughly one in six visitors leaves without answering; bots are not counted as impressions.
+        if not bot:
+            impressions[(country, device_type, moment)] += 1 if rng.random() < 0.83 else 2
+    return consents, impressions
+
+
+def seed_sample_data(site: Site, days: int = 30, consents: Optional[int] = None, seed: int = 2026,
+                     now: Optional[dt.datetime] = None, progress: Optional[Callable[[int], None]] = None) -> int:
+    """`consents` consents (default 40 a day) over the last `days` days, recorded in batches through
+    consents.record_batch (the chain, hashes and banner snapshots of the API's own recording path),
+    with their impressions, and summed into the statistics as they go."""
+    from .stats.rollup import catch_up, count_impressions
+
     rng = random.Random(seed)
     now = now or utcnow()
-    categories = [c.slug for c in site.categories]
-    seq, head = site.log_seq, site.log_head
-    records = []
-    for day_offset in range(days, 0, -1):
-        day_start = (now - dt.timedelta(days=day_offset)).replace(hour=0, minute=0, second=0, microsecond=0)
-        count = max(1, int(per_day * rng.uniform(0.6, 1.4)))
-        moments = sorted(day_start + dt.timedelta(seconds=rng.uniform(6 * 3600, 23 * 3600)) for _ in range(count))
-        for moment in moments:
-            country, region, city = _pick(rng, PLACES)
-            device_type, browser, os_family = _pick(rng, DEVICES)
-            (method,) = _pick(rng, METHOD_WEIGHTS)
-            if method == "custom":
-                choices = {slug: slug == "necessary" or rng.random() < 0.5 for slug in categories}
-            else:
-                choices = {slug: slug == "necessary" or method == "accept_all" for slug in categories}
-            seq += 1
-            record = ConsentRecord(
-                consent_id=new_consent_id(), site_id=site.id, seq=seq, created_at=moment,
-                policy_version=site.policy_version, choices=choices, method=method,
-                language=rng.choice(["da"] * 9 + ["en"]), page_url="http://127.0.0.1:8000/demo/",
-                gpc=rng.random() < 0.03, country=country, region=region, city=city,
-                device_type=device_type, browser_family=browser, os_family=os_family,
-                is_bot=device_type == "bot", banner_hash="", prev_hash=head,
-            )
-            record.content_hash = head = record_digest(record, site.key)
-            records.append(record)
-            # Roughly one in six visitors leaves without answering.
-            for _ in range(1 if rng.random() < 0.83 else 2):
-                count_impression(
-                    site.id,
-                    Visitor(Location(country, region, city), Device(device_type, browser, os_family, device_type == "bot")),
-                    at=moment,
-                    commit=False,
-                )
-    db.session.add_all(records)
-    site.log_seq, site.log_head = seq, head
-    db.session.commit()
-    return len(records)
+    process = process_state()
+    process.sites.invalidate(site.key)
+    state = process.sites.get(site.key)
+    categories = list(state.categories)
+    total = consents if consents is not None else 40 * days
+    weights = [rng.uniform(0.6, 1.4) for _ in range(days)]
+    scale = total / sum(weights)
+    per_day = [int(w * scale) for w in weights]
+    per_day[-1] += total - sum(per_day)
+    recorded = 0
+    for day_offset, count in zip(range(days, 0, -1), per_day):
+        day_start = (now - dt.timedelta(days=day_offset - 1)).replace(hour=0, minute=0, second=0, microsecond=0)
+        day_consents, impressions = _sample_day(rng, state, categories, day_start, count, now)
+        for offset in range(0, len(day_consents), BATCH):
+            chunk = day_consents[offset:offset + BATCH]
+            recorded += record_batch(process, state, chunk)
+            if progress:
+                progress(len(chunk))
+        _log_impressions(site.id, impressions)
+        count_impressions(site.id, impressions)
+        db.session.commit()
+        catch_up(site.id)
+    return recorded
+
+
+def _log_impressions(site_id: int, impressions: dict) -> None:
+    """The impression counter per UTC day, country and device (what the API's impressions feed)."""
+    sums: dict[tuple, int] = defaultdict(int)
+    for (country, device, moment), n in impressions.items():
+        sums[(moment.date(), country, device)] += n
+    if not sums:
+        return
+    table = ImpressionCount.__table__
+    statement = dbutil.insert(ImpressionCount)
+    statement = statement.on_conflict_do_update(
+        index_elements=["site_id", "day", "country", "device_type"], set_={"count": table.c.count + statement.excluded.count}
+    )
+    db.session.execute(statement, [{"site_id": site_id, "day": day, "country": country, "device_type": device, "count": n}
+                                   for (day, country, device), n in sums.items()])
 
 
 def has_sample_data(site: Site) -> bool:

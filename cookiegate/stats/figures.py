@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Optional
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import func, select
+from sqlalchemy import Date, cast, func, literal_column, select
 
 from ..extensions import db
 from ..models import Site, StatsImpression, StatsRollup
@@ -131,26 +131,70 @@ def impressions_by_value(site_id: int, dim: str, start: dt.datetime, end: dt.dat
     return sums
 
 
-def _aware(moment: dt.datetime) -> dt.datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+def offset_segments(zone: ZoneInfo, start: dt.datetime, end: dt.datetime) -> list[tuple[dt.datetime, dt.datetime, int]]:
+    """[start, end) cut where the zone's UTC offset changes (DST): (lo, hi, offset in minutes).
+    Offsets change on quarter-hour boundaries, so a day-by-day scan refined by quarter-hours finds them."""
+    def offset(moment: dt.datetime) -> int:
+        return int(moment.astimezone(zone).utcoffset().total_seconds() // 60)
+
+    segments, lo, current = [], start, offset(start)
+    probe = start
+    while probe < end:
+        step_end = min(probe + dt.timedelta(days=1), end)
+        if offset(step_end - QUARTER_STEP) != current:
+            moment = probe
+            while moment < step_end and offset(moment) == current:
+                moment += QUARTER_STEP
+            segments.append((lo, moment, current))
+            lo, current = moment, offset(moment)
+            probe = moment
+            continue
+        probe = step_end
+    segments.append((lo, end, current))
+    return [(a, b, o) for a, b, o in segments if a < b]
 
 
-def consents_by_quarter(site_id: int, start: dt.datetime, end: dt.datetime):
+QUARTER_STEP = dt.timedelta(minutes=15)
+
+
+def _local_day(column, minutes: int):
+    """The local date of a UTC bucket at a fixed offset, computed by the database."""
+    if db.session.get_bind().dialect.name == "sqlite":
+        return func.date(column, f"{minutes:+d} minutes")
+    return cast(func.timezone("UTC", column) + literal_column(f"interval '{int(minutes)} minutes'"), Date)
+
+
+def consents_by_local_day(site_id: int, zone: ZoneInfo, start: dt.datetime, end: dt.datetime):
+    """[(local date, granted, *counts)] summed by the database, one query per DST segment."""
     table = StatsRollup.__table__
-    return db.session.execute(
-        select(table.c.bucket, table.c.granted, *[table.c[name] for name in COUNT_COLUMNS])
-        .where(table.c.site_id == site_id, table.c.dim == "all", table.c.grain == "q",
-               table.c.bucket >= start, table.c.bucket < end)
-    ).all()
+    out = []
+    for lo, hi, minutes in offset_segments(zone, start, end):
+        day = _local_day(table.c.bucket, minutes).label("day")
+        out.extend(db.session.execute(
+            select(day, table.c.granted, *[func.sum(table.c[name]) for name in COUNT_COLUMNS])
+            .where(table.c.site_id == site_id, table.c.dim == "all", table.c.grain == "q",
+                   table.c.bucket >= lo, table.c.bucket < hi)
+            .group_by(day, table.c.granted)
+        ).all())
+    return out
 
 
-def impressions_by_quarter(site_id: int, start: dt.datetime, end: dt.datetime):
+def impressions_by_local_day(site_id: int, zone: ZoneInfo, start: dt.datetime, end: dt.datetime):
     table = StatsImpression.__table__
-    return db.session.execute(
-        select(table.c.bucket, table.c.count)
-        .where(table.c.site_id == site_id, table.c.dim == "all", table.c.grain == "q",
-               table.c.bucket >= start, table.c.bucket < end)
-    ).all()
+    out = []
+    for lo, hi, minutes in offset_segments(zone, start, end):
+        day = _local_day(table.c.bucket, minutes).label("day")
+        out.extend(db.session.execute(
+            select(day, func.sum(table.c.count))
+            .where(table.c.site_id == site_id, table.c.dim == "all", table.c.grain == "q",
+                   table.c.bucket >= lo, table.c.bucket < hi)
+            .group_by(day)
+        ).all())
+    return out
+
+
+def _as_date(value) -> dt.date:
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
 
 
 # --- the answer ----------------------------------------------------------------------------
@@ -177,18 +221,10 @@ def time_rows(site_id: int, zone: ZoneInfo, first: dt.date, last: dt.date, group
     while day <= last:  # every period of the range, empty ones too (a chart needs them)
         keys.setdefault(period_key(day, group_by), Tally())
         day += dt.timedelta(days=1)
-    local_keys: dict[dt.datetime, str] = {}
-
-    def key_of(bucket: dt.datetime) -> str:
-        key = local_keys.get(bucket)
-        if key is None:
-            key = local_keys[bucket] = period_key(_aware(bucket).astimezone(zone).date(), group_by)
-        return key
-
-    for bucket, granted, *counts in consents_by_quarter(site_id, start, end):
-        keys[key_of(bucket)].add(counts, granted)
-    for bucket, count in impressions_by_quarter(site_id, start, end):
-        keys[key_of(bucket)].impressions += int(count or 0)
+    for day, granted, *counts in consents_by_local_day(site_id, zone, start, end):
+        keys[period_key(_as_date(day), group_by)].add(counts, granted)
+    for day, count in impressions_by_local_day(site_id, zone, start, end):
+        keys[period_key(_as_date(day), group_by)].impressions += int(count or 0)
     return list(keys.items())
 
 
