@@ -20,7 +20,7 @@ install: $(STAMP)
 
 run: install
 	COOKIEGATE_ENV=development $(BIN)/flask --app wsgi db upgrade
-	COOKIEGATE_ENV=development $(BIN)/flask --app wsgi cookiegate demo
+	COOKIEGATE_ENV=development $(BIN)/flask --app wsgi cookiegate demo --url http://$(HOST):$(PORT)
 	@echo
 	@echo "  cookiegate is running on SQLite (instance/cookiegate.db)"
 	@echo "  Service:    http://$(HOST):$(PORT)/healthz"
@@ -28,6 +28,8 @@ run: install
 	@echo "  Banner:     http://$(HOST):$(PORT)/banner/v1/cookiegate.js"
 	@echo "  Config:     http://$(HOST):$(PORT)/api/v1/sites/demo/config?lang=da"
 	@echo "  API spec:   http://$(HOST):$(PORT)/api/v1/openapi.json"
+	@echo "  Dashboard:  http://$(HOST):$(PORT)/dashboard/demo/"
+	@echo "  Log in at   http://$(HOST):$(PORT)/login as marketing@fjordkaffe.example, password fjordkaffe-demo (demo marketer)"
 	@echo "  Stop with Ctrl-C."
 	@echo
 	COOKIEGATE_ENV=development WEB_CONCURRENCY=2 $(BIN)/gunicorn -c gunicorn.conf.py -b $(HOST):$(PORT) wsgi:app
@@ -74,6 +76,7 @@ bench: install
 	$(BIN)/python benchmarks/enrich.py
 	$(BIN)/python benchmarks/banner_size.py
 	$(BIN)/python benchmarks/banner_main_thread.py
+	$(BIN)/python benchmarks/stats.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

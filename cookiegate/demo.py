@@ -152,7 +152,7 @@ def _log_impressions(site_id: int, impressions: dict) -> None:
     if not sums:
         return
     table = ImpressionCount.__table__
-    statement = dbutil.insert(ImpressionCount)
+    statement = dbutil.insert(table)
     statement = statement.on_conflict_do_update(
         index_elements=["site_id", "day", "country", "device_type"], set_={"count": table.c.count + statement.excluded.count}
     )

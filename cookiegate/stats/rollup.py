@@ -102,7 +102,7 @@ def _upsert_rollups(site_id: int, sums: dict[tuple, list[int]]) -> None:
     if not sums:
         return
     table = StatsRollup.__table__
-    statement = dbutil.insert(StatsRollup)
+    statement = dbutil.insert(table)
     statement = statement.on_conflict_do_update(
         index_elements=["site_id", "dim", "grain", "bucket", "value", "granted"],
         set_={name: table.c[name] + statement.excluded[name] for name in COUNT_COLUMNS},
@@ -167,7 +167,7 @@ def count_impression(site_id: int, country: str, device_type: str, at: dt.dateti
         for dim, value in (("all", ""), ("country", country or ""), ("device", device_type or ""))
     ]
     table = StatsImpression.__table__
-    statement = dbutil.insert(StatsImpression).values(rows)
+    statement = dbutil.insert(table).values(rows)
     statement = statement.on_conflict_do_update(
         index_elements=["site_id", "dim", "grain", "bucket", "value"], set_={"count": table.c.count + statement.excluded.count}
     )
@@ -184,7 +184,7 @@ def count_impressions(site_id: int, counts: dict[tuple[str, str, dt.datetime], i
     if not sums:
         return
     table = StatsImpression.__table__
-    statement = dbutil.insert(StatsImpression)
+    statement = dbutil.insert(table)
     statement = statement.on_conflict_do_update(
         index_elements=["site_id", "dim", "grain", "bucket", "value"], set_={"count": table.c.count + statement.excluded.count}
     )
