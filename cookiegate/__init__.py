@@ -50,7 +50,7 @@ def create_app(config: Optional[dict[str, Any]] = None) -> Flask:
     cli.init_app(app)
     web.init_app(app)
 
-    from . import auth
+    from . import admin, auth
     from .api import bp as api_bp
     from .dashboard import bp as dashboard_bp
     from .demo import bp as demo_bp
@@ -58,6 +58,7 @@ def create_app(config: Optional[dict[str, Any]] = None) -> Flask:
     from .stats import bp as stats_bp
 
     auth.init_app(app)
+    admin.init_app(app)
     app.register_blueprint(api_bp)
     app.register_blueprint(stats_bp)
     app.register_blueprint(dashboard_bp)

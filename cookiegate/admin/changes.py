@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from .. import sites as site_rules
 from .. import users as user_rules
 from ..extensions import db
-from ..models import ApiToken, Category, ConsentRecord, ConsentRevocation, Service, ServiceCookie, Site, User, utcnow
+from ..models import ApiToken, Category, ConsentRecord, Service, ServiceCookie, Site, User, utcnow
 from ..sites import BUILTIN_SERVICES, LANGUAGE_PATTERN, normalise_origin, shipped_texts
 from ..validation import FORBIDDEN_CHARACTERS
 from . import audit
@@ -513,19 +513,27 @@ def delete_cookie(cookie: ServiceCookie, actor: str) -> None:
 
 
 def visitors_asked_again(site: Site, now: Optional[dt.datetime] = None) -> int:
-    """How many visitors hold a consent that a policy bump would ask again about: distinct consent ids
-    with a choice on the current version, within the consent lifetime, not withdrawn or erased (bots left out,
-    as in the statistics)."""
+    """How many visitors hold a consent that a policy bump would ask again: consent ids whose latest
+    record is a choice (not a withdrawal; erased records hold no choice) on the current version within
+    the consent lifetime. Bots are left out, as in the statistics."""
     now = now or utcnow()
     since = now - dt.timedelta(days=site.consent_lifetime_days)
-    revoked = select(ConsentRevocation.consent_id).where(ConsentRevocation.site_id == site.id)
-    query = select(func.count(func.distinct(ConsentRecord.consent_id))).where(
-        ConsentRecord.site_id == site.id,
-        ConsentRecord.policy_version == site.policy_version,
-        ConsentRecord.created_at >= since,
-        ConsentRecord.method.in_(("accept_all", "reject_all", "custom")),
-        ConsentRecord.is_bot.is_(False),
-        ConsentRecord.consent_id.not_in(revoked),
+    latest = (
+        select(ConsentRecord.consent_id, func.max(ConsentRecord.seq).label("seq"))
+        .where(ConsentRecord.site_id == site.id, ConsentRecord.created_at >= since, ConsentRecord.consent_id.is_not(None))
+        .group_by(ConsentRecord.consent_id)
+        .subquery()
+    )
+    query = (
+        select(func.count())
+        .select_from(ConsentRecord)
+        .join(latest, (ConsentRecord.consent_id == latest.c.consent_id) & (ConsentRecord.seq == latest.c.seq))
+        .where(
+            ConsentRecord.site_id == site.id,
+            ConsentRecord.policy_version == site.policy_version,
+            ConsentRecord.method.in_(("accept_all", "reject_all", "custom")),
+            ConsentRecord.is_bot.is_(False),
+        )
     )
     return db.session.execute(query).scalar_one()
 

@@ -1,0 +1,98 @@
+"""The consent log as the console shows it: find a consent by id, its receipt, export and erase
+(both audited), and the state of the log (verify-log, checkpoints).
+
+The proof-log operations themselves live in cookiegate.proof (issue 13); this module only
+shapes them for the console and names every action in the audit trail.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any, Optional
+
+from sqlalchemy import select
+
+from ..extensions import db
+from ..models import ConsentRecord, Site
+from . import audit
+
+CONSENT_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+def normalise_id(raw: Optional[str]) -> Optional[str]:
+    """A consent id as the visitor sees it (32 hex digits; spaces and case forgiven), else None."""
+    value = re.sub(r"[\s-]", "", raw or "").lower()
+    return value if CONSENT_ID.match(value) else None
+
+
+def records(site: Site, consent_id: str) -> list[ConsentRecord]:
+    return list(
+        db.session.execute(
+            select(ConsentRecord)
+            .where(ConsentRecord.site_id == site.id, ConsentRecord.consent_id == consent_id)
+            .order_by(ConsentRecord.seq)
+        ).scalars()
+    )
+
+
+def receipt(site: Site, consent_id: str) -> Optional[dict[str, Any]]:
+    try:
+        from ..proof.receipt import receipt as proof_receipt
+    except ImportError:  # before the proof log: the visitor's own proof of consent
+        from ..consents import proof_of_consent
+
+        return proof_of_consent(site.id, site.key, consent_id)
+    return proof_receipt(site, consent_id)
+
+
+def _consent_ref(consent_id: str) -> dict[str, str]:
+    # The trail names a consent by its hash, never by the id itself (the id is the visitor's).
+    try:
+        from ..proof.ledger import consent_hash
+    except ImportError:
+        import hashlib
+
+        return {"consent_hash": hashlib.sha256(consent_id.encode()).hexdigest()}
+    return {"consent_hash": consent_hash(consent_id)}
+
+
+def export(site: Site, consent_id: str, actor: str) -> Optional[dict[str, Any]]:
+    """The receipt, with the export in the audit trail; None when nothing is held. The caller commits."""
+    document = receipt(site, consent_id)
+    if document is None:
+        return None
+    audit.record(actor, "consent.export", site, **_consent_ref(consent_id))
+    return document
+
+
+def erase_available() -> bool:
+    try:
+        from ..proof.removal import erase  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def erase(site: Site, consent_id: str, actor: str) -> int:
+    """Tombstone the consent's records and revoke its tokens (audited by the proof log). The caller commits."""
+    from ..proof.removal import erase as proof_erase
+
+    return proof_erase(site, consent_id, actor)
+
+
+def log_status(site: Site) -> Optional[dict[str, Any]]:
+    """verify-log's verdict for this site and its latest checkpoint; None before the proof log exists."""
+    try:
+        from ..proof.checkpoints import latest
+        from ..proof.keys import CheckpointKeyError, checkpoint_keys
+        from ..proof.verify import verify_log
+    except ImportError:
+        return None
+    status: dict[str, Any] = {"checkpoint": latest(site.id, site.key)}
+    try:
+        keys = checkpoint_keys()
+    except CheckpointKeyError as error:
+        status["report"] = None
+        status["problem"] = str(error)
+        return status
+    status["report"] = verify_log(keys, [site])[0]
+    return status

@@ -1,0 +1,91 @@
+"""The consent log (find, receipt, export, erase) and the audit trail (per site, CSV)."""
+from __future__ import annotations
+
+import json
+
+from flask import Response, flash, g, redirect, request, url_for
+
+from ..extensions import db
+from . import audit, bp, consentlog
+from .views import page
+
+PER_PAGE = 50
+
+
+@bp.get("/sites/<site_key>/consents")
+def consents(site_key: str) -> Response:
+    site = g.site
+    raw = request.args.get("consent_id", "")
+    consent_id = consentlog.normalise_id(raw)
+    context = {"site": site, "query": raw, "consent_id": consent_id, "records": [], "receipt": None,
+               "log_status": consentlog.log_status(site), "erase_available": consentlog.erase_available()}
+    status = 200
+    if raw and consent_id is None:
+        context["errors"] = {"consent_id": "A consent id is 32 letters and digits (0-9, a-f)."}
+        status = 422
+    elif consent_id:
+        context["records"] = consentlog.records(site, consent_id)
+        document = consentlog.receipt(site, consent_id)
+        context["receipt"] = json.dumps(document, indent=2, ensure_ascii=False) if document else None
+        status = 200 if context["records"] else 404
+    return page("admin/consents.html", status=status, **context)
+
+
+@bp.post("/sites/<site_key>/consents/export")
+def export(site_key: str) -> Response:
+    site = g.site
+    consent_id = consentlog.normalise_id(request.form.get("consent_id"))
+    document = consentlog.export(site, consent_id, g.actor) if consent_id else None
+    if document is None:
+        flash("flash.no_consent", "error")
+        return redirect(url_for("admin.consents", site_key=site_key), 303)
+    db.session.commit()
+    response = Response(json.dumps(document, indent=2, ensure_ascii=False), mimetype="application/json")
+    response.headers["Content-Disposition"] = f'attachment; filename="consent-{site.key}-{consent_id}.json"'
+    return response
+
+
+@bp.post("/sites/<site_key>/consents/erase")
+def erase(site_key: str) -> Response:
+    site = g.site
+    consent_id = consentlog.normalise_id(request.form.get("consent_id"))
+    if consent_id is None or not consentlog.erase_available():
+        flash("flash.no_consent", "error")
+        return redirect(url_for("admin.consents", site_key=site_key), 303)
+    if request.form.get("confirm") != "yes":
+        return page("admin/erase_confirm.html", site=site, consent_id=consent_id, records=consentlog.records(site, consent_id))
+    erased = consentlog.erase(site, consent_id, g.actor)
+    db.session.commit()
+    flash("flash.erased" if erased else "flash.no_consent", "done" if erased else "error")
+    return redirect(url_for("admin.consents", site_key=site_key, consent_id=consent_id), 303)
+
+
+@bp.get("/sites/<site_key>/audit")
+def audit_trail(site_key: str) -> Response:
+    try:
+        page_number = max(1, int(request.args.get("page", "1")))
+    except ValueError:
+        page_number = 1
+    action = request.args.get("action", "")[:60]
+    rows, total = audit.events(g.site, page=page_number, per_page=PER_PAGE, action=action)
+    pages = max(1, -(-total // PER_PAGE))
+    return page("admin/audit.html", site=g.site, rows=rows, total=total, page_number=page_number, pages=pages, action=action)
+
+
+@bp.get("/sites/<site_key>/audit.csv")
+def audit_csv(site_key: str) -> Response:
+    response = Response(audit.to_csv(audit.all_events(g.site)), mimetype="text/csv")
+    response.headers["Content-Disposition"] = f'attachment; filename="audit-{g.site.key}.csv"'
+    return response
+
+
+@bp.get("/audit")
+def audit_global() -> Response:
+    """Changes that concern no one site: users and tokens."""
+    try:
+        page_number = max(1, int(request.args.get("page", "1")))
+    except ValueError:
+        page_number = 1
+    rows, total = audit.events(None, page=page_number, per_page=PER_PAGE)
+    pages = max(1, -(-total // PER_PAGE))
+    return page("admin/audit.html", site=None, rows=rows, total=total, page_number=page_number, pages=pages, action="")

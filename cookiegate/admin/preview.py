@@ -1,0 +1,116 @@
+"""The banner preview: the real banner script, served by this service, in a sandboxed frame.
+
+The console frames `/admin/preview/<token>/` with `sandbox="allow-scripts"`: the preview runs
+in an opaque origin, so it can read nothing of the console (no cookies, no DOM, no storage)
+and nothing it does reaches the consent log or the statistics. The page loads the banner from
+`/admin/preview/<token>/banner/v1/cookiegate.js` — the very file visitors get — and the
+script, as always, asks for its config next to where it came from, so it asks this blueprint,
+which answers with the draft: the site's config with unsaved texts applied. The draft travels
+in the token, signed (only the console can make one) and short-lived; no inline script or
+style is needed anywhere, so the preview keeps a strict CSP too.
+"""
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request, url_for
+from itsdangerous import BadData, URLSafeTimedSerializer
+
+from .. import banner
+from ..sites import choose_language, get_site, public_config
+
+SALT = "cookiegate.admin-preview.v1"
+MAX_AGE = 4 * 3600
+
+bp = Blueprint("admin_preview", __name__, url_prefix="/admin/preview", template_folder="templates")
+
+
+def _serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["COOKIEGATE_SECRET_KEYS"], salt=SALT)
+
+
+def make_token(site_key: str, language: str, texts: Optional[dict[str, str]] = None, policy_version: Optional[int] = None) -> str:
+    """A preview of `site_key` in `language`; `texts` replace the saved texts of that language."""
+    payload: dict[str, Any] = {"s": site_key, "l": language}
+    if texts is not None:
+        payload["t"] = texts
+    if policy_version is not None:
+        payload["v"] = policy_version
+    return _serializer().dumps(payload)
+
+
+def preview_url(site_key: str, language: str, texts: Optional[dict[str, str]] = None, policy_version: Optional[int] = None) -> str:
+    return url_for("admin_preview.page", token=make_token(site_key, language, texts, policy_version))
+
+
+def draft_config(token: str) -> dict[str, Any]:
+    try:
+        payload = _serializer().loads(token, max_age=MAX_AGE)
+    except BadData:
+        abort(404)
+    site = get_site(payload.get("s", ""))
+    if site is None:
+        abort(404)
+    language = choose_language(site, payload.get("l"))
+    config = public_config(site, language)
+    if "t" in payload:
+        from ..sites import shipped_texts
+
+        texts = dict(shipped_texts(language)["ui"])
+        texts.update(payload["t"])
+        config["texts"] = texts
+    if "v" in payload:
+        config["policy_version"] = payload["v"]
+    return config
+
+
+def _own_origin() -> str:
+    return request.host_url.rstrip("/")
+
+
+@bp.after_request
+def _headers(response: Response) -> Response:
+    me = _own_origin()
+    # Framed by the console only; scripts, styles and requests only from this service.
+    response.headers["Content-Security-Policy"] = (
+        f"default-src 'none'; script-src {me}; style-src {me}; img-src {me} data:; connect-src {me}; "
+        "form-action 'none'; base-uri 'none'; frame-ancestors 'self'"
+    )
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/<token>/")
+def page(token: str) -> Response:
+    config = draft_config(token)
+    return Response(render_template("admin/preview.html", config=config, token=token))
+
+
+@bp.get("/<token>/banner/v1/<path:filename>")
+def banner_file(token: str, filename: str) -> Response:
+    draft_config(token)
+    response = banner.serve(filename)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/<token>/api/v1/sites/<site_key>/config")
+def config(token: str, site_key: str) -> Response:
+    config = draft_config(token)
+    if site_key != config["site"]:
+        abort(404)
+    response = jsonify(config)
+    # The sandboxed frame has an opaque origin ("null"): it may read this answer.
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+@bp.route("/<token>/api/v1/sites/<site_key>/<path:rest>", methods=["POST"])
+def swallow(token: str, site_key: str, rest: str) -> Response:
+    """Choices and impressions made in the preview are not recorded anywhere."""
+    response = Response(status=204)
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
