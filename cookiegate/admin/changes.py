@@ -577,7 +577,9 @@ def create_user(form: Mapping[str, Any], site_keys: Iterable[str], actor: str) -
         errors["password"] = f"At least {user_rules.MIN_PASSWORD_LENGTH} characters."
     sites = _sites_by_key(site_keys, errors)
     _raise_if(errors)
-    return user_rules.create_user(email, password, role, sites, actor=actor)
+    user = user_rules.create_user(email, password, role, sites, actor=actor)
+    db.session.flush()
+    return user
 
 
 def update_user(user: User, form: Mapping[str, Any], site_keys: Iterable[str], actor: str, acting_user: Optional[User] = None) -> bool:
