@@ -1,19 +1,7 @@
-"""Logging in to the console from tests: a real login through /login with its CSRF token."""
+"""Using the console from tests: a real login through /login, forms posted with their CSRF token."""
 from __future__ import annotations
 
-import re
-
-from cookiegate.extensions import db
-from cookiegate.users import create_user
-
-PASSWORD = "correct horse battery"
-CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
-
-
-def csrf_token(html: str) -> str:
-    match = CSRF.search(html)
-    assert match, "no CSRF token on the page"
-    return match.group(1)
+from .web_support import PASSWORD, csrf_token, make_user  # noqa: F401 (shared with the console tests)
 
 
 class Console:
@@ -54,8 +42,3 @@ class Console:
             data["csrf_token"] = self.token()
         return self._request("post", path, data=data, **kwargs)
 
-
-def make_user(email: str, role: str, sites=()):
-    user = create_user(email, PASSWORD, role, sites)
-    db.session.commit()
-    return user

@@ -140,10 +140,6 @@ def time_zones() -> frozenset[str]:
     return frozenset(zoneinfo.available_timezones())
 
 
-def _has_timezone() -> bool:
-    return "timezone" in Site.__table__.columns
-
-
 # ---------------------------------------------------------------- sites
 
 
@@ -159,9 +155,8 @@ def site_settings(site: Site) -> dict[str, Any]:
         "min_group_size": site.min_group_size,
         "floating_button": site.floating_button,
         "privacy_policy_url": site.privacy_policy_url,
+        "timezone": site.timezone,
     }
-    if _has_timezone():
-        settings["timezone"] = site.timezone
     return settings
 
 
@@ -203,11 +198,10 @@ def update_site(site: Site, form: Mapping[str, Any], actor: str) -> bool:
     for field, (low, high) in LIMITS.items():
         parsed[field] = _whole(form.get(field), field, errors, low, high)
     parsed["floating_button"] = str(form.get("floating_button", "")).lower() in ("1", "y", "yes", "on", "true")
-    if _has_timezone():
-        timezone = (form.get("timezone") or "").strip()
-        if timezone not in time_zones():
-            errors["timezone"] = "Not a known time zone (such as Europe/Copenhagen)."
-        parsed["timezone"] = timezone
+    timezone = (form.get("timezone") or "").strip()
+    if timezone not in time_zones():
+        errors["timezone"] = "Not a known time zone (such as Europe/Copenhagen)."
+    parsed["timezone"] = timezone
     _raise_if(errors)
     before = site_settings(site)
     for field, value in parsed.items():

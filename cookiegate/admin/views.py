@@ -76,7 +76,7 @@ def snippet(site: Site) -> str:
 @bp.get("/sites/<site_key>/")
 def site(site_key: str) -> Response:
     return page("admin/site.html", site=g.site, form=_site_form(g.site), snippet=snippet(g.site),
-                time_zones=sorted(changes.time_zones()), has_timezone=changes._has_timezone())
+                time_zones=sorted(changes.time_zones()))
 
 
 @bp.post("/sites/<site_key>/settings")
@@ -85,7 +85,7 @@ def site_settings(site_key: str) -> Response:
         changed = changes.update_site(g.site, request.form, g.actor)
     except Invalid as error:
         return invalid_page("admin/site.html", error, site=g.site, snippet=snippet(g.site),
-                            time_zones=sorted(changes.time_zones()), has_timezone=changes._has_timezone())
+                            time_zones=sorted(changes.time_zones()))
     return done("flash.saved" if changed else "flash.unchanged", "admin.site", site_key=site_key)
 
 
