@@ -53,10 +53,14 @@ WIDEST = """() => [...document.querySelectorAll('body *')].filter(e => e.getBoun
 def check(page, shots: Path, name: str) -> None:
     """No serious or critical axe violation, nothing wider than a phone, and a photo of each size."""
     page.wait_for_load_state("load")
+    framed = page.locator("iframe[data-preview]").count() > 0
+    if framed:
+        page.frame_locator("iframe[data-preview]").locator("cookiegate-banner h2").first.wait_for()
     page.wait_for_timeout(300)
     assert axe_violations(page) == [], name
     page.screenshot(path=str(shots / f"{name}-desktop.png"), full_page=True)
     page.set_viewport_size(PHONE)
+    page.wait_for_timeout(500 if framed else 100)
     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     wide = page.evaluate(WIDEST)
     assert overflow <= 1, f"{name} is {overflow}px wider than a phone: {wide}"
