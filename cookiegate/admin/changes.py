@@ -340,6 +340,11 @@ def _category_of(site: Site, slug: Optional[str], errors: dict[str, str]) -> Opt
     return category
 
 
+def _builtin_cookie_names(kind: str, ident: str) -> list[str]:
+    # As sites.builtin_service names them.
+    return [name.format(container=ident.removeprefix("G-")) for name, _ in BUILTIN_SERVICES[kind]["cookies"]]
+
+
 def set_builtin(site: Site, kind: str, ident: Optional[str], actor: str) -> bool:
     """Google Analytics / Meta pixel on (with its id), id changed, or off (empty id)."""
     spec = BUILTIN_SERVICES.get(kind)
@@ -363,6 +368,10 @@ def set_builtin(site: Site, kind: str, ident: Optional[str], actor: str) -> bool
         if existing.settings.get(spec["setting"]) == ident:
             return False
         before = service_state(existing)
+        # Declared names that come from the id (GA4's _ga_<container-id>) follow it.
+        renamed = dict(zip(_builtin_cookie_names(kind, existing.settings[spec["setting"]]), _builtin_cookie_names(kind, ident)))
+        for cookie in existing.cookies:
+            cookie.name = renamed.get(cookie.name, cookie.name)
         existing.settings = {**existing.settings, spec["setting"]: ident}
         old, new = audit.diff(before, service_state(existing))
         audit.record(actor, "service.update", site, before=old, after=new, service=kind)
