@@ -152,4 +152,7 @@ def demo_command(days, consents, base_url):
 
 
 def init_app(app: Flask) -> None:
+    from .siteaudit.cli import audit_command
+
+    group.add_command(audit_command)
     app.cli.add_command(group)

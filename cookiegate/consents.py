@@ -202,6 +202,16 @@ def _new_record(
     return record
 
 
+def _unlogged(state: SiteState, consent_id: str, choices, method, expected_version, language, url) -> ConsentRecord:
+    """The pre-consent audit's own clicks: answered like anyone's, never written (docs/audit.md)."""
+    if expected_version is not None and expected_version != state.policy_version:
+        raise ApiError(409, "policy_version_changed", "The site's policy has changed; show the banner again.", policy_version=state.policy_version)
+    return ConsentRecord(
+        consent_id=consent_id, site_id=state.id, seq=0, created_at=utcnow(), policy_version=state.policy_version,
+        choices=choices, method=method, language=language, page_url=url, is_bot=True,
+    )
+
+
 def _append(
     process: ProcessState,
     state: SiteState,
@@ -217,6 +227,8 @@ def _append(
     idempotency_hash: Optional[str],
 ) -> tuple[ConsentRecord, bool]:
     """Append one record to the site's chain and commit; (record, created)."""
+    if visitor.device.is_audit:
+        return _unlogged(state, consent_id, choices, method, expected_version, language, url), True
     session = db.session
     existing = _existing(state.id, idempotency_hash)
     if existing is not None:

@@ -15,6 +15,9 @@ from .visitor import Visitor
 def count_impression(site_id: int, visitor: Visitor, at: dt.datetime | None = None, commit: bool = True) -> None:
     from .stats.rollup import count_impression as count_for_statistics
 
+    if visitor.device.is_audit:
+        return  # the pre-consent audit is not an audience (docs/audit.md)
+
     at = at or utcnow()
     table = ImpressionCount.__table__
     statement = (

@@ -347,3 +347,17 @@ class StatsWatermark(db.Model):
 
     site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True)
     seq: Mapped[int] = mapped_column(BigId, default=0)
+
+
+class SiteAudit(db.Model):
+    """One pre-consent audit of a site (`audit URL --site KEY`): its verdict and JSON report."""
+
+    __tablename__ = "site_audits"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    url: Mapped[str] = mapped_column(String(2048))
+    verdict: Mapped[str] = mapped_column(String(8))
+    # The report as `cookiegate.siteaudit` returns it (screenshots live in the HTML report only).
+    report: Mapped[dict[str, Any]] = mapped_column(JSON)

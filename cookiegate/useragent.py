@@ -18,6 +18,9 @@ Decisions for the edge cases:
 - iPadOS asks for desktop sites with a Mac agent; without client hints (Safari
   sends none) such an iPad counts as a `desktop` Mac.
 - Smart TVs, consoles and other unknown hardware are `other`.
+- cookiegate's own pre-consent audit (AUDIT_AGENT in the agent, docs/audit.md) is a
+  `bot` with is_audit set: its consents are answered but not logged, its banner
+  displays not counted.
 
 Parsing is cached per agent string (bounded LRU), so a burst of identical
 agents costs one parse; only the first MAX_AGENT characters are parsed. A plain
@@ -37,6 +40,8 @@ import ua_parser
 log = logging.getLogger(__name__)
 
 MAX_AGENT = 512
+# The product token of cookiegate's pre-consent audit (cookiegate/siteaudit).
+AUDIT_AGENT = "cookiegate-audit/"
 CACHE_SIZE = 4096
 FAMILY_MAX = 60  # ConsentRecord.browser_family / os_family
 
@@ -89,9 +94,11 @@ class Device:
     browser_family: str = ""
     os_family: str = ""
     is_bot: bool = False
+    is_audit: bool = False
 
 
 OTHER = Device("other", "Other", "Other", False)
+AUDIT = Device("bot", "Other", "Other", True, True)
 
 
 @functools.cache
@@ -124,6 +131,8 @@ def parse_agent(agent: str) -> Device:
     """Families of one agent string (already cut to MAX_AGENT); cached, see parse_agent.cache_info()."""
     if not agent.strip():
         return OTHER
+    if AUDIT_AGENT in agent:
+        return AUDIT
     resolve = _resolver()
     try:
         result = resolve(agent, ua_parser.Domain.USER_AGENT | ua_parser.Domain.OS)

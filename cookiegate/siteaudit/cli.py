@@ -1,0 +1,67 @@
+"""`flask --app wsgi cookiegate audit URL`: the pre-consent audit from the command line."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from ..extensions import db
+from ..sites import get_site
+from .audit import AuditError, Options, run_audit
+from .report import leaks, render_html
+
+
+@click.command("audit")
+@click.argument("url")
+@click.option("--site", "site_key", help="The site's key: its declaration is read from this database and the report kept in its history.")
+@click.option("--pages", default=0, show_default=True, type=click.IntRange(0, 200), help="Same-origin links to follow beyond URL (robots.txt permitting).")
+@click.option("--json", "json_file", type=click.Path(dir_okay=False, writable=True, path_type=Path), help="Write the JSON report here.")
+@click.option("--html", "html_file", type=click.Path(dir_okay=False, writable=True, path_type=Path), help="Write the HTML report (with screenshots) here.")
+@click.option("--time-limit", default=600, show_default=True, type=click.IntRange(30, 7200), help="Seconds for the whole audit; pages not reached are reported as skipped.")
+@click.option("--chromium-arg", "chromium_args", multiple=True, help="Extra Chromium flag, e.g. --proxy-server=… (repeatable).")
+@click.pass_context
+def audit_command(ctx, url, site_key, pages, json_file, html_file, time_limit, chromium_args):
+    """Check that URL sets nothing but necessary cookies before consent and after "Reject all".
+
+    Three passes with a fresh Chromium profile each: no choice, "Reject all", "Accept all";
+    with the site key known, a returning visitor's consent cookie is checked too.
+    Exit status 0: pass; 1: something needing consent ran too early; 2: the audit could not run.
+    """
+    site = None
+    declaration = None
+    if site_key:
+        site = get_site(site_key)
+        if site is None:
+            raise click.ClickException(f"no site with key {site_key!r}")
+        from .store import declaration_of
+
+        declaration = declaration_of(site)
+        db.session.rollback()  # no transaction held open while the browser works
+    options = Options(pages=pages, max_seconds=time_limit, chromium_args=tuple(chromium_args))
+    try:
+        result = run_audit(url, site_key=site_key, declaration=declaration, options=options, progress=lambda m: click.echo(f"  {m}", err=True))
+    except AuditError as error:
+        click.echo(f"Error: {error}", err=True)
+        ctx.exit(2)
+    report = result.report
+    if json_file:
+        json_file.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    if html_file:
+        html_file.write_text(render_html(report, result.screenshots), encoding="utf-8")
+    if site is not None:
+        from .store import save_audit
+
+        save_audit(db.session.merge(site), report)
+        db.session.commit()
+    for entry in report["passes"]:
+        click.echo(f"{entry['name']:<10} {entry['verdict'].upper():<5} {len(entry['findings'])} finding(s)" + (f" - {entry['error']}" if entry.get("error") else ""))
+    for entry in report["token_check"]["passes"]:
+        click.echo(f"{entry['name'] + ' (token)':<18} {entry['verdict'].upper():<5} same as the click: {'yes' if entry['same'] else 'no'}")
+    if report["token_check"].get("error"):
+        click.echo(f"token check: not done ({report['token_check']['error']})")
+    for pass_name, finding in leaks(report):
+        click.echo(f"  {pass_name}: {finding['kind']} {finding['name']} ({finding['host']}, {finding['category']}) on {finding['page']}")
+    click.echo(f"Verdict: {report['verdict'].upper()} ({report['duration_seconds']} s, {len(report['pages'])} page(s))")
+    if report["verdict"] != "pass":
+        ctx.exit(1)
