@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 import urllib.error
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 from urllib.parse import quote, urlsplit
@@ -211,7 +212,18 @@ def _token(runner: Runner, service: str, site_key: str, method: str, declaration
     return answer["token"]
 
 
-def run_audit(
+def run_audit(url: str, **kwargs: Any) -> Audit:
+    """Audit `url` (and up to options.pages linked pages): the report and the screenshots.
+
+    Keyword arguments: site_key, declaration (else read from the service), options, progress.
+    Runs in a thread of its own: Playwright's sync API keeps one event loop per thread, so a
+    caller that drives a browser itself (the tests, a web view) can call this as well.
+    """
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="siteaudit") as pool:
+        return pool.submit(_run_audit, url, **kwargs).result()
+
+
+def _run_audit(
     url: str,
     *,
     site_key: Optional[str] = None,
@@ -219,7 +231,6 @@ def run_audit(
     options: Optional[Options] = None,
     progress: Callable[[str], None] = lambda message: None,
 ) -> Audit:
-    """Audit `url` (and up to options.pages linked pages): the report and the screenshots."""
     from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import sync_playwright
 

@@ -38,9 +38,12 @@ FIND_EMBED = """() => {
   const s = [...document.querySelectorAll('script[src][data-site]')].find(s => /\\/banner\\/v1\\/cookiegate(\\.min)?\\.js(\\?|$)/.test(s.src));
   return s ? {site: s.dataset.site, src: s.src} : null;
 }"""
-STORAGE_KEYS = """() => {
+# Per frame: its storage keys and the iframes in it (by their src: a frame that failed to load
+# has no URL of its own any more, but it still asked).
+FRAME_FACTS = """() => {
   const keys = (area) => { try { return Object.keys(window[area]); } catch (e) { return []; } };
-  return {local: keys('localStorage'), session: keys('sessionStorage')};
+  const iframes = [...document.querySelectorAll('iframe')].map(f => f.src).filter(src => /^https?:/.test(src));
+  return {local: keys('localStorage'), session: keys('sessionStorage'), iframes};
 }"""
 LINKS = "() => [...document.querySelectorAll('a[href]')].map(a => a.href)"
 # Who wrote a cookie from script: document.cookie's setter, wrapped in every frame before any
@@ -219,12 +222,12 @@ class Recorder:
         for frame in page.frames:
             if not frame.url.startswith(("http://", "https://")):
                 continue
-            if frame is not page.main_frame:
-                self.seen.iframes.setdefault(strip_query(frame.url), {"url": strip_query(frame.url), "host": _host(frame.url), "page": self.page})
             try:
-                keys = frame.evaluate(STORAGE_KEYS)
+                keys = frame.evaluate(FRAME_FACTS)
             except Exception:  # noqa: BLE001 - a frame that navigated away meanwhile
                 continue
+            for src in keys["iframes"][:100]:
+                self.seen.iframes.setdefault(strip_query(src), {"url": strip_query(src), "host": _host(src), "page": self.page})
             for area, names in (("localStorage", keys["local"]), ("sessionStorage", keys["session"])):
                 for name in names[:200]:
                     self.seen.storage.setdefault(
