@@ -7,7 +7,7 @@ PG_URL ?= postgresql://postgres@127.0.0.1:5432/test
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test test-sqlite test-postgres system-deps banner bench clean
+.PHONY: install run audit chromium test test-sqlite test-postgres system-deps banner bench clean
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,11 +34,23 @@ run: install
 	@echo
 	COOKIEGATE_ENV=development WEB_CONCURRENCY=2 $(BIN)/gunicorn -c gunicorn.conf.py -b $(HOST):$(PORT) wsgi:app
 
-# What the test suite drives besides Python: Debian's Chromium, and axe-core from npm (into the
+# The pre-consent audit of a live page (docs/audit.md), e.g. against `make run`'s demo page:
+#   make audit URL=http://127.0.0.1:8000/demo/ SITE=demo
+# Reports go to audit.json and audit.html; exit status 1 when something ran before consent.
+URL ?= http://$(HOST):$(PORT)/demo/
+SITE ?=
+PAGES ?= 0
+audit: install chromium
+	COOKIEGATE_ENV=development $(BIN)/flask --app wsgi cookiegate audit $(URL) $(if $(SITE),--site $(SITE)) --pages $(PAGES) --json audit.json --html audit.html
+
+# Debian's Chromium, for the audit and the browser tests; installed when missing.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
+
+# What the test suite drives besides Python: Chromium, and axe-core from npm (into the
 # ignored build/npm) for the accessibility checks; each installed when missing.
 AXE_VERSION := 4.14.1
-system-deps:
-	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
+system-deps: chromium
 	@command -v npm >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null)
 	@test -f build/npm/node_modules/axe-core/axe.min.js || npm install --silent --no-audit --no-fund --no-save --prefix build/npm axe-core@$(AXE_VERSION) >/dev/null
 	@$(MAKE) --no-print-directory node_modules/.package-lock.json
