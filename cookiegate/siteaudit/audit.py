@@ -58,6 +58,7 @@ class PassResult:
     seen: Observations
     error: Optional[str] = None
     pages: list[str] = field(default_factory=list)
+    page_errors: list[dict[str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -152,6 +153,8 @@ class Runner:
                         error = self._visit(page, url)
                 if error and index == 0:
                     result.error = error
+                elif error:
+                    result.page_errors.append({"url": url, "error": error})
                 recorder.collect(page)
                 self._shoot(page, name + ("-token" if token else ""), index, result)
                 if crawl is not None:
@@ -268,8 +271,13 @@ def _run_audit(
                         token_error = f"the service gave no token ({type(error).__name__}: {str(error)[:160]})"
                         break
                     token_results.append(runner.run_pass(name, pages, token=token))
+            elif not site_key:
+                token_error = "the site key is not known (no --site and no cookiegate embed tag on the page), so no token could be preset"
             else:
-                token_error = "the site key is not known (no --site and no cookiegate embed tag found), so no token could be preset"
+                token_error = "the page has no cookiegate embed tag, so there is no service to ask for a token"
+            warnings = []
+            if embed.get("site") and site_key != embed["site"]:
+                warnings.append(f"the page embeds the banner of site {embed['site']!r}, not {site_key!r}")
         finally:
             browser.close()
     report = build_report(
@@ -283,6 +291,7 @@ def _run_audit(
         token_results=token_results,
         token_error=token_error,
         declaration=declared,
+        warnings=warnings,
         started_at=started_at,
         seconds=time.monotonic() - started,
     )

@@ -58,6 +58,8 @@ def audit_command(ctx, url, site_key, pages, json_file, html_file, time_limit, c
         click.echo(f"{entry['name']:<10} {entry['verdict'].upper():<5} {len(entry['findings'])} finding(s)" + (f" - {entry['error']}" if entry.get("error") else ""))
     for entry in report["token_check"]["passes"]:
         click.echo(f"{entry['name'] + ' (token)':<18} {entry['verdict'].upper():<5} same as the click: {'yes' if entry['same'] else 'no'}")
+    for warning in report["warnings"]:
+        click.echo(f"note: {warning}")
     if report["token_check"].get("error"):
         click.echo(f"token check: not done ({report['token_check']['error']})")
     for pass_name, finding in leaks(report):

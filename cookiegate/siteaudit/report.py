@@ -75,6 +75,8 @@ def _pass_report(result, declaration: Declaration, service_hosts: tuple[str, ...
     }
     if result.error:
         entry["error"] = result.error
+    if result.page_errors:
+        entry["page_errors"] = result.page_errors
     return entry
 
 
@@ -124,6 +126,7 @@ def build_report(
     token_results: list,
     token_error: Optional[str],
     declaration: Declaration,
+    warnings: list[str],
     started_at: dt.datetime,
     seconds: float,
 ) -> dict[str, Any]:
@@ -144,6 +147,7 @@ def build_report(
         "service": service,
         "pages": pages,
         "skipped": skipped,
+        "warnings": warnings,
         "user_agent": agent,
         "started_at": started_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "duration_seconds": round(seconds, 1),
