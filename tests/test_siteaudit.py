@@ -165,3 +165,17 @@ def test_the_report_schema_is_a_valid_json_schema():
     schema = json.loads((DATA.parent / "report.schema.json").read_text())
     Draft202012Validator.check_schema(schema)
     assert report.PASS_TITLES.keys() == set(schema["$defs"]["pass"]["properties"]["name"]["enum"])
+
+
+def test_the_cli_says_clearly_when_the_audit_cannot_run(runner):
+    not_web = runner.invoke(args=["cookiegate", "audit", "ftp://shop.example.dk/"])
+    assert not_web.exit_code == 2 and "not a web page address" in not_web.output
+    unknown = runner.invoke(args=["cookiegate", "audit", "https://shop.example.dk/", "--site", "nosuchsite"])
+    assert unknown.exit_code == 2 and "no site with key 'nosuchsite'" in unknown.output
+
+
+def test_a_missing_chromium_is_named_with_the_way_to_install_it():
+    from cookiegate.siteaudit import AuditError, Options, run_audit
+
+    with pytest.raises(AuditError, match="make chromium"):
+        run_audit("https://shop.example.dk/", options=Options(chromium="/nonexistent/chromium"))

@@ -245,7 +245,7 @@ def _run_audit(
         try:
             browser = playwright.chromium.launch(executable_path=options.chromium, args=[*LAUNCH_ARGS, *options.chromium_args])
         except PlaywrightError as error:
-            raise AuditError(f"Chromium could not start ({options.chromium}): {str(error).splitlines()[0]}. `make system-deps` installs it.") from None
+            raise AuditError(f"Chromium could not start ({options.chromium}): {str(error).splitlines()[0]}. `make chromium` installs it.") from None
         try:
             agent = user_agent(browser.version)
             runner = Runner(browser, url, options, agent, started + options.max_seconds)

@@ -33,7 +33,8 @@ def audit_command(ctx, url, site_key, pages, json_file, html_file, time_limit, c
     if site_key:
         site = get_site(site_key)
         if site is None:
-            raise click.ClickException(f"no site with key {site_key!r}")
+            click.echo(f"Error: no site with key {site_key!r}", err=True)
+            ctx.exit(2)
         from .store import declaration_of
 
         declaration = declaration_of(site)
