@@ -1,14 +1,14 @@
 """site_audits: the history of pre-consent audits per site
 
 Revision ID: 0006_site_audits
-Revises: 0001_initial
+Revises: 0007_banner_colours
 """
 from alembic import op
 import sqlalchemy as sa
 
 
 revision = '0006_site_audits'
-down_revision = '0001_initial'
+down_revision = '0007_banner_colours'
 branch_labels = None
 depends_on = None
 
