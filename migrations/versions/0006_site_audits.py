@@ -1,14 +1,14 @@
 """site_audits: the history of pre-consent audits per site
 
 Revision ID: 0006_site_audits
-Revises: 0007_banner_colours
+Revises: 0003_stats_rollups
 """
 from alembic import op
 import sqlalchemy as sa
 
 
 revision = '0006_site_audits'
-down_revision = '0007_banner_colours'
+down_revision = '0003_stats_rollups'
 branch_labels = None
 depends_on = None
 
