@@ -1,7 +1,6 @@
 """`flask --app wsgi cookiegate <command>`: set-up and data-protection chores."""
 from __future__ import annotations
 
-import json
 import sys
 
 import click
@@ -9,9 +8,8 @@ from flask import Flask
 from flask.cli import AppGroup
 
 from .colours import parse_option
-from .consents import proof_of_consent
 from .extensions import db
-from .models import AuditEvent
+from .proof import cli as proof_cli
 from .sites import BUILTIN_SERVICES, bump_policy, create_site, get_site, set_banner_colours
 from .users import ROLES, create_api_token, create_user, get_user
 
@@ -108,20 +106,6 @@ def bump_policy_command(site_key):
     click.echo(f"Policy version of {site.key} is now {version}.")
 
 
-@group.command("export")
-@click.argument("site_key")
-@click.argument("consent_id")
-def export_command(site_key, consent_id):
-    """A visitor's records as JSON (right of access / portability)."""
-    site = _site_or_fail(site_key)
-    proof = proof_of_consent(site.id, site.key, consent_id)
-    if proof is None:
-        raise click.ClickException(f"no records for consent {consent_id!r} on site {site.key}")
-    db.session.add(AuditEvent(actor="cli", action="consent.export", site_id=site.id, details={"consent_id": consent_id}))
-    db.session.commit()
-    click.echo(json.dumps(proof, indent=2, ensure_ascii=False))
-
-
 @group.command("demo")
 @click.option("--days", default=30, show_default=True, help="Days of sample data, up to today.")
 @click.option("--consents", type=click.IntRange(min=0), help="Sample consents in all (default: about 40 a day).")
@@ -149,6 +133,10 @@ def demo_command(days, consents, base_url):
     click.echo(f"Dashboard:  {base_url}/dashboard/{site.key}/")
     click.echo(f"Log in at {base_url}/login as {DEMO_MARKETER} with password {DEMO_PASSWORD} (demo marketer)")
     click.echo(site.key)
+
+
+for command in proof_cli.COMMANDS:  # checkpoint, checkpoint-key, verify-log, erase, purge, export
+    group.add_command(command)
 
 
 def init_app(app: Flask) -> None:

@@ -51,6 +51,13 @@ def from_environment(instance_path: str) -> dict:
         "SESSION_COOKIE_NAME": "cookiegate_session",
         # Public config is cached by browsers this long (seconds).
         "COOKIEGATE_CONFIG_MAX_AGE": _int("COOKIEGATE_CONFIG_MAX_AGE", 600),
+        # Ed25519 key that signs log checkpoints (proof/keys.py): PEM or base64 text, or a PEM file.
+        "COOKIEGATE_CHECKPOINT_KEY": env.get("COOKIEGATE_CHECKPOINT_KEY", "").strip(),
+        "COOKIEGATE_CHECKPOINT_KEY_FILE": env.get("COOKIEGATE_CHECKPOINT_KEY_FILE", "").strip(),
+        # Further public keys whose checkpoints verify (earlier keys; or a machine that only verifies).
+        "COOKIEGATE_CHECKPOINT_PUBLIC_KEYS": [
+            k.strip() for k in env.get("COOKIEGATE_CHECKPOINT_PUBLIC_KEYS", "").split(",") if k.strip()
+        ],
     }
 
 

@@ -20,8 +20,8 @@ from sqlalchemy.exc import IntegrityError
 from . import dbutil
 from .errors import ApiError
 from .extensions import db
-from .ledger import record_digest
 from .models import BannerSnapshot, ConsentRecord, ConsentRevocation, Site, utcnow
+from .proof.ledger import consent_hash, payload_values, seal
 from .sites import LANGUAGE_PATTERN
 from .state import ProcessState, SiteState
 from .tokens import ConsentToken, TokenSigner, to_ms
@@ -196,9 +196,8 @@ def _new_record(
         is_bot=device.is_bot,
         banner_hash=banner_hash,
         idempotency_hash=idempotency_hash,
-        prev_hash=prev_hash,
     )
-    record.content_hash = record_digest(record, state.key)
+    record.payload_hash, record.chain_hash = seal(state.key, prev_hash, seq, payload_values(record))
     return record
 
 
@@ -260,9 +259,9 @@ def _append(
         if method == "withdraw":
             session.execute(
                 INSERT_REVOCATION,
-                {"site_id": state.id, "consent_id": consent_id, "revoked_at": record.created_at, "reason": "withdraw"},
+                {"site_id": state.id, "consent_hash": consent_hash(consent_id), "revoked_at": record.created_at, "reason": "withdraw"},
             )
-        session.execute(SET_HEAD, {"site_id": state.id, "head": record.content_hash})
+        session.execute(SET_HEAD, {"site_id": state.id, "head": record.chain_hash})
         session.commit()
     except IntegrityError:
         # A concurrent retry with the same idempotency key won the race: answer with its record.
@@ -303,7 +302,7 @@ def record_batch(
             method=request.method, language=request.language, url=request.page_url, gpc=request.gpc, visitor=visitor,
             banner_hash=banner_hash, idempotency_hash=None, created_at=created_at, factory=SimpleNamespace,
         )
-        head = record.content_hash
+        head = record.chain_hash
         rows.append({column: getattr(record, column) for column in INSERTED_COLUMNS})
     session.execute(INSERT_RECORD, rows)
     session.execute(SET_HEAD, {"site_id": state.id, "head": head})
@@ -393,57 +392,4 @@ def answer(recorded: Recorded, state: SiteState) -> dict[str, Any]:
         "method": record.method,
         "recorded_at": iso(record.created_at),
         "expires_at": iso(record.created_at + dt.timedelta(days=state.lifetime_days)),
-    }
-
-
-def describe_record(record: ConsentRecord) -> dict[str, Any]:
-    return {
-        "consent_id": record.consent_id,
-        "recorded_at": record.created_at.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-        "policy_version": record.policy_version,
-        "method": record.method,
-        "choices": record.choices,
-        "language": record.language,
-        "url": record.page_url,
-        "gpc": record.gpc,
-        "location": {"country": record.country, "region": record.region, "city": record.city},
-        "device": {
-            "type": record.device_type,
-            "browser": record.browser_family,
-            "os": record.os_family,
-            "bot": record.is_bot,
-        },
-        "banner_hash": record.banner_hash,
-        "seq": record.seq,
-        "content_hash": record.content_hash,
-    }
-
-
-def records_of(site_id: int, consent_id: str) -> list[ConsentRecord]:
-    return list(
-        db.session.execute(
-            select(ConsentRecord)
-            .where(ConsentRecord.site_id == site_id, ConsentRecord.consent_id == consent_id)
-            .order_by(ConsentRecord.seq)
-        ).scalars()
-    )
-
-
-def proof_of_consent(site_id: int, site_key: str, consent_id: str) -> Optional[dict[str, Any]]:
-    """Every record of one visitor, with the banner texts each was given against."""
-    records = records_of(site_id, consent_id)
-    if not records:
-        return None
-    hashes = {r.banner_hash for r in records if r.banner_hash}
-    banners = {}
-    if hashes:
-        banners = {
-            s.hash: s.content
-            for s in db.session.execute(select(BannerSnapshot).where(BannerSnapshot.hash.in_(hashes))).scalars()
-        }
-    return {
-        "site": site_key,
-        "consent_id": consent_id,
-        "records": [describe_record(r) for r in records],
-        "banners": banners,
     }

@@ -164,7 +164,11 @@ class BannerSnapshot(db.Model):
 
 
 class ConsentRecord(db.Model):
-    """Append-only proof of consent. Never holds an IP address or a raw User-Agent."""
+    """Append-only proof of consent. Never holds an IP address or a raw User-Agent.
+
+    The personal fields (proof.ledger.PAYLOAD_FIELDS) are NULL in a tombstone: a record that
+    `erase` or `purge` emptied, which keeps only seq and its hashes so the chain verifies.
+    """
 
     __tablename__ = "consent_records"
     __table_args__ = (
@@ -173,42 +177,66 @@ class ConsentRecord(db.Model):
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    consent_id: Mapped[str] = mapped_column(String(32), index=True)
     site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), index=True)
     # Position in the site's hash chain: a gap shows a deleted record.
     seq: Mapped[int] = mapped_column(BigId)
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
-    policy_version: Mapped[int] = mapped_column(Integer)
-    choices: Mapped[dict[str, bool]] = mapped_column(JSON)
-    method: Mapped[str] = mapped_column(String(16))
-    language: Mapped[str] = mapped_column(String(16), default="")
-    page_url: Mapped[str] = mapped_column(String(2048), default="")
-    gpc: Mapped[bool] = mapped_column(Boolean, default=False)
-    country: Mapped[str] = mapped_column(String(2), default="")
-    region: Mapped[str] = mapped_column(String(8), default="")
-    city: Mapped[str] = mapped_column(String(120), default="")
-    device_type: Mapped[str] = mapped_column(String(16), default="")
-    browser_family: Mapped[str] = mapped_column(String(60), default="")
-    os_family: Mapped[str] = mapped_column(String(60), default="")
-    is_bot: Mapped[bool] = mapped_column(Boolean, default=False)
+    consent_id: Mapped[Optional[str]] = mapped_column(String(32), index=True)
+    # NULL in tombstones, so purge's range scan over this index shrinks as it goes.
+    created_at: Mapped[Optional[dt.datetime]] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    policy_version: Mapped[Optional[int]] = mapped_column(Integer)
+    choices: Mapped[Optional[dict[str, bool]]] = mapped_column(JSON)
+    method: Mapped[Optional[str]] = mapped_column(String(16))
+    language: Mapped[Optional[str]] = mapped_column(String(16), default="")
+    page_url: Mapped[Optional[str]] = mapped_column(String(2048), default="")
+    gpc: Mapped[Optional[bool]] = mapped_column(Boolean, default=False)
+    country: Mapped[Optional[str]] = mapped_column(String(2), default="")
+    region: Mapped[Optional[str]] = mapped_column(String(8), default="")
+    city: Mapped[Optional[str]] = mapped_column(String(120), default="")
+    device_type: Mapped[Optional[str]] = mapped_column(String(16), default="")
+    browser_family: Mapped[Optional[str]] = mapped_column(String(60), default="")
+    os_family: Mapped[Optional[str]] = mapped_column(String(60), default="")
+    is_bot: Mapped[Optional[bool]] = mapped_column(Boolean, default=False)
     # Hash of the banner snapshot (texts and categories) the visitor was shown.
-    banner_hash: Mapped[str] = mapped_column(String(64), default="")
+    banner_hash: Mapped[Optional[str]] = mapped_column(String(64), default="")
     # SHA-256 of the client's Idempotency-Key, never the key itself.
     idempotency_hash: Mapped[Optional[str]] = mapped_column(String(64))
-    prev_hash: Mapped[str] = mapped_column(String(64), default="")
-    content_hash: Mapped[str] = mapped_column(String(64))
+    # proof/ledger.py: hash of the personal fields, and of (previous chain hash, seq, payload hash).
+    payload_hash: Mapped[str] = mapped_column(String(64))
+    chain_hash: Mapped[str] = mapped_column(String(64))
+    # Why the payload is gone: "erased" or "purged"; NULL while the record is whole.
+    removed: Mapped[Optional[str]] = mapped_column(String(8))
 
 
 class ConsentRevocation(db.Model):
-    """Tokens of this consent id issued up to `revoked_at` no longer count (withdrawal, erasure)."""
+    """Tokens of this consent issued up to `revoked_at` no longer count (withdrawal, erasure).
+
+    The consent is named by proof.ledger.consent_hash(consent_id), so an erased consent id
+    is not kept here either.
+    """
 
     __tablename__ = "consent_revocations"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), index=True)
-    consent_id: Mapped[str] = mapped_column(String(32), index=True)
+    consent_hash: Mapped[str] = mapped_column(String(64), index=True)
     revoked_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     reason: Mapped[str] = mapped_column(String(16))
+
+
+class LogCheckpoint(db.Model):
+    """A site's log head signed with the checkpoint key (proof/checkpoints.py), which is not in the database."""
+
+    __tablename__ = "log_checkpoints"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), index=True)
+    seq: Mapped[int] = mapped_column(BigId)
+    head: Mapped[str] = mapped_column(String(64))
+    signed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    # First 16 hex digits of SHA-256 over the raw public key.
+    key_id: Mapped[str] = mapped_column(String(16))
+    # Ed25519 signature, base64url without padding.
+    signature: Mapped[str] = mapped_column(String(100))
 
 
 class ImpressionCount(db.Model):

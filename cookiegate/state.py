@@ -21,6 +21,7 @@ from sqlalchemy.orm import selectinload
 
 from .extensions import db
 from .models import ConsentRevocation, Service, Site, utcnow
+from .proof.ledger import consent_hash
 from .compression import variants
 from .sites import SITE_KEY_PATTERN, choose_language, content_hash, first_layer, public_config
 from .tokens import to_ms
@@ -131,7 +132,10 @@ class SiteStates:
 
 
 class Revocations:
-    """consent id -> the latest moment (ms) up to which its tokens no longer count."""
+    """consent hash -> the latest moment (ms) up to which that consent's tokens no longer count.
+
+    Keyed by proof.ledger.consent_hash, as the table is: an erased consent's id is kept nowhere.
+    """
 
     def __init__(self, ttl: float):
         self.ttl = ttl
@@ -144,24 +148,24 @@ class Revocations:
         loaded_at = self._loaded_at
         if loaded_at is None or time.monotonic() - loaded_at >= self.ttl:
             self.refresh()
-        return self._revoked.get(consent_id)
+        return self._revoked.get(consent_hash(consent_id))
 
     def note(self, consent_id: str, revoked_at: dt.datetime) -> None:
         """Count a revocation made by this process at once, without waiting for the refresh."""
-        self._remember(consent_id, to_ms(revoked_at))
+        self._remember(consent_hash(consent_id), to_ms(revoked_at))
 
-    def _remember(self, consent_id: str, revoked_ms: int) -> None:
-        if revoked_ms > self._revoked.get(consent_id, 0):
-            self._revoked[consent_id] = revoked_ms
+    def _remember(self, digest: str, revoked_ms: int) -> None:
+        if revoked_ms > self._revoked.get(digest, 0):
+            self._revoked[digest] = revoked_ms
 
     def refresh(self) -> None:
         with self._lock:
             started = utcnow()
-            query = select(ConsentRevocation.consent_id, ConsentRevocation.revoked_at)
+            query = select(ConsentRevocation.consent_hash, ConsentRevocation.revoked_at)
             if self._since is not None:
                 query = query.where(ConsentRevocation.revoked_at >= self._since)
-            for consent_id, revoked_at in db.session.execute(query):
-                self._remember(consent_id, to_ms(revoked_at))
+            for digest, revoked_at in db.session.execute(query):
+                self._remember(digest, to_ms(revoked_at))
             self._since = started - REVOCATION_OVERLAP
             self._loaded_at = time.monotonic()
 

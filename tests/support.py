@@ -116,6 +116,20 @@ class LiveServer:
                 self.process.wait()
 
 
+def chained(records, site_key: str) -> bool:
+    """Records (seq 1 on, in order) carry valid payload hashes and one unbroken chain (proof/ledger.py)."""
+    from cookiegate.proof.ledger import chain_hash, genesis, payload_hash, payload_values
+
+    previous = genesis(site_key)
+    for expected_seq, record in enumerate(records, start=1):
+        if record.seq != expected_seq or record.chain_hash != chain_hash(previous, record.seq, record.payload_hash):
+            return False
+        if record.consent_id is not None and record.payload_hash != payload_hash(payload_values(record)):
+            return False
+        previous = record.chain_hash
+    return True
+
+
 def database_text() -> str:
     """Every value of every row of every table, as text: what a privacy check greps."""
     from sqlalchemy import select

@@ -7,11 +7,10 @@ import json
 from sqlalchemy import func, select
 
 from cookiegate.extensions import db
-from cookiegate.ledger import record_digest
 from cookiegate.models import BannerSnapshot, ConsentRecord, Site
 from cookiegate.sites import content_hash
 
-from .support import consent_body, post_consent
+from .support import chained, consent_body, post_consent
 
 
 def count_records() -> int:
@@ -66,12 +65,10 @@ def test_record_carries_a_hash_chain_and_the_banner_it_was_given_against(client,
     post_consent(client, site.key, consent_body(method="accept_all", choices=None))
     records = db.session.execute(select(ConsentRecord).order_by(ConsentRecord.seq)).scalars().all()
     assert [r.seq for r in records] == [1, 2]
-    assert records[0].prev_hash == "" and records[1].prev_hash == records[0].content_hash
-    for record in records:
-        assert record.content_hash == record_digest(record, site.key)
+    assert chained(records, site.key)
     head = db.session.get(Site, site.id)
     db.session.refresh(head)
-    assert head.log_head == records[1].content_hash and head.log_seq == 2
+    assert head.log_head == records[1].chain_hash and head.log_seq == 2
     snapshot = db.session.get(BannerSnapshot, records[0].banner_hash)
     assert snapshot is not None and snapshot.content["texts"]["accept_all"] == "Accepter alle"
     config = client.get(f"/api/v1/sites/{site.key}/config?lang=da").get_json()
@@ -151,8 +148,7 @@ def test_concurrent_apps_share_one_chain(make_app, app, site):
         assert post_consent(here if i % 2 else other, site.key).status_code == 201
     records = db.session.execute(select(ConsentRecord).order_by(ConsentRecord.seq)).scalars().all()
     assert [r.seq for r in records] == list(range(1, 7))
-    for before, after in zip(records, records[1:]):
-        assert after.prev_hash == before.content_hash
+    assert chained(records, site.key)
 
 
 def test_consent_answer_is_not_cached(client, site):

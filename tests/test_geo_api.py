@@ -154,9 +154,9 @@ def test_proof_of_consent_shows_the_coarse_location_and_device(geo_app, site):
     proof = geo_app.test_client().get(
         f"/api/v1/sites/{site.key}/consents/{answer['consent_id']}", headers={"X-Cookiegate-Token": answer["token"]}
     ).get_json()
-    (shown,) = proof["records"]
-    assert shown["location"] == {"country": "DK", "region": "DK-84", "city": "Copenhagen"}
-    assert shown["device"] == {"type": "mobile", "browser": "Mobile Safari", "os": "iOS", "bot": False}
+    (shown,) = proof["events"]
+    assert shown["context"]["location"] == {"country": "DK", "region": "DK-84", "city": "Copenhagen"}
+    assert shown["context"]["device"] == {"type": "mobile", "browser": "Mobile Safari", "os": "iOS", "bot": False}
 
 
 def test_impressions_are_counted_per_country_and_device_type(geo_app, site):

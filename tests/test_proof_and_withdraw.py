@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from cookiegate.extensions import db
 from cookiegate.models import ConsentRecord, ConsentRevocation
+from cookiegate.proof.ledger import consent_hash
 
 from .support import consent_body, make_site, post_consent
 
@@ -24,13 +25,14 @@ def test_proof_lists_every_record_with_the_banner_texts_shown(client, site):
     response = client.get(f"/api/v1/sites/{site.key}/consents/{first['consent_id']}", headers={"X-Cookiegate-Token": first["token"]})
     assert response.status_code == 200
     proof = response.get_json()
-    assert proof["consent_id"] == first["consent_id"]
-    assert [r["method"] for r in proof["records"]] == ["custom", "accept_all"]
-    assert [r["language"] for r in proof["records"]] == ["da", "en"]
-    assert proof["records"][0]["url"] == "https://shop.example.dk/"
-    shown = {r["banner_hash"] for r in proof["records"]}
-    assert set(proof["banners"]) == shown and len(shown) == 2
-    texts = {content["language"]: content["texts"]["accept_all"] for content in proof["banners"].values()}
+    assert proof["principal"]["id"] == first["consent_id"]
+    assert [e["method"] for e in proof["events"]] == ["custom", "accept_all"]
+    assert [e["type"] for e in proof["events"]] == ["given", "changed"]
+    assert [e["language"] for e in proof["events"]] == ["da", "en"]
+    assert proof["events"][0]["context"]["url"] == "https://shop.example.dk/"
+    shown = {e["notice"] for e in proof["events"]}
+    assert {n["hash"] for n in proof["notices"]} == shown and len(shown) == 2
+    texts = {n["language"]: n["content"]["texts"]["accept_all"] for n in proof["notices"]}
     assert texts == {"da": "Accepter alle", "en": "Accept all"}
     assert response.headers["Cache-Control"] == "no-store"
 
@@ -55,7 +57,7 @@ def test_withdrawal_records_refusal_and_revokes_earlier_tokens(client, site):
     records = db.session.execute(select(ConsentRecord).order_by(ConsentRecord.seq)).scalars().all()
     assert [r.method for r in records] == ["accept_all", "withdraw"]
     revocation = db.session.execute(select(ConsentRevocation)).scalar_one()
-    assert revocation.consent_id == given["consent_id"] and revocation.reason == "withdraw"
+    assert revocation.consent_hash == consent_hash(given["consent_id"]) and revocation.reason == "withdraw"
     assert revocation.revoked_at == records[1].created_at
 
 

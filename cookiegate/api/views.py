@@ -7,11 +7,13 @@ from flask import Response, current_app, g, jsonify, request
 
 from .. import visitor
 from ..compression import respond
-from ..consents import answer, proof_of_consent, record_consent, validate_consent, withdraw_consent
+from ..consents import answer, record_consent, validate_consent, withdraw_consent
 from ..decision import decision_json
 from ..errors import ApiError
-from ..extensions import limiter
+from ..extensions import db, limiter
 from ..impressions import count_impression
+from ..models import Site
+from ..proof.receipt import receipt
 from ..sites import CONSENT_COOKIE, LANGUAGE_PATTERN
 from ..state import process_state
 from ..tokens import ConsentToken, signer
@@ -96,7 +98,8 @@ def _visitor_token(consent_id: str, body: Optional[dict] = None) -> ConsentToken
 @limiter.limit()
 def get_proof(site_key: str, consent_id: str) -> Response:
     _visitor_token(consent_id)
-    proof = proof_of_consent(g.site.id, g.site.key, consent_id)
+    # The same consent receipt `export` prints; nothing once erased or purged.
+    proof = receipt(db.session.get(Site, g.site.id), consent_id)
     if proof is None:
         raise ApiError(404, "unknown_consent", "No records are kept for this consent.")
     return _json(proof)

@@ -1,0 +1,114 @@
+"""Erasure and purge: records lose their payload and keep a tombstone (seq and hashes).
+
+Neither touches the site row that consent writes lock, and purge works in short
+transactions of a bounded batch each, so consents keep being written meanwhile; both are
+safe to interrupt and to run again (a tombstone is never selected twice). Statistics are
+kept apart from the raw records, so neither moves them.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+from sqlalchemy import and_, delete, func, select, update
+
+from .. import audit_trail
+from ..extensions import db
+from ..models import ConsentRecord, ConsentRevocation, Site, utcnow
+from .ledger import PAYLOAD_FIELDS, UNHASHED_PERSONAL_FIELDS, consent_hash
+
+PURGE_BATCH = 1000
+_records = ConsentRecord.__table__
+# Everything about the visitor goes; seq, payload_hash and chain_hash stay.
+EMPTIED = {name: None for name in (*PAYLOAD_FIELDS, *UNHASHED_PERSONAL_FIELDS)}
+
+
+def erase(site: Site, consent_id: str, actor: str, now: Optional[dt.datetime] = None) -> int:
+    """Tombstone every record of one consent and revoke its tokens; the number of records emptied.
+
+    The revocation names the consent by its hash (the id is not kept anywhere), and every
+    process counts it within COOKIEGATE_STATE_TTL (at most 60 s), like a withdrawal.
+    Nothing is written when no record is held. The caller commits.
+    """
+    now = now or utcnow()
+    emptied = db.session.execute(
+        update(_records)
+        .where(_records.c.site_id == site.id, _records.c.consent_id == consent_id)
+        .values(removed="erased", **EMPTIED)
+    ).rowcount
+    if not emptied:
+        return 0
+    digest = consent_hash(consent_id)
+    db.session.execute(
+        ConsentRevocation.__table__.insert().values(site_id=site.id, consent_hash=digest, revoked_at=now, reason="erase")
+    )
+    for erase_hook in ERASE_HOOKS:
+        erase_hook(site, consent_id)
+    audit_trail.record(actor, "consent.erase", site=site, consent_hash=digest, records=emptied)
+    return emptied
+
+
+# Other areas that keep something tied to a consent id register a function(site, consent_id)
+# here that removes it in the same transaction (for example stored idempotent answers).
+ERASE_HOOKS: list[Callable[[Site, str], None]] = []
+
+
+def purge_cutoff(site: Site, as_of: dt.date) -> dt.datetime:
+    """Records created before this moment are past the consent lifetime plus the retention."""
+    midnight = dt.datetime.combine(as_of, dt.time.min, tzinfo=dt.timezone.utc)
+    return midnight - dt.timedelta(days=site.consent_lifetime_days + site.retention_days)
+
+
+def _expired(site: Site, cutoff: dt.datetime):
+    # Tombstones have no created_at, so they never match and the index range shrinks as purge goes.
+    return and_(_records.c.site_id == site.id, _records.c.created_at < cutoff)
+
+
+def count_expired(site: Site, as_of: dt.date) -> int:
+    return db.session.execute(select(func.count()).select_from(_records).where(_expired(site, purge_cutoff(site, as_of)))).scalar_one()
+
+
+@dataclass
+class PurgeResult:
+    site: str
+    cutoff: dt.datetime
+    purged: int = 0
+    revocations: int = 0
+
+
+def purge_site(
+    site: Site,
+    as_of: dt.date,
+    actor: str,
+    batch: int = PURGE_BATCH,
+    progress: Optional[Callable[[int], None]] = None,
+) -> PurgeResult:
+    """Tombstone the site's expired records, one committed batch at a time."""
+    result = PurgeResult(site.key, purge_cutoff(site, as_of))
+    condition = _expired(site, result.cutoff)
+    while True:
+        ids = db.session.execute(select(_records.c.id).where(condition).limit(batch)).scalars().all()
+        if not ids:
+            break
+        done = db.session.execute(
+            update(_records).where(_records.c.id.in_(ids), _records.c.removed.is_(None)).values(removed="purged", **EMPTIED)
+        ).rowcount
+        db.session.commit()
+        result.purged += done
+        if progress:
+            progress(done)
+    # A revocation matters only while the tokens it revokes live: past the lifetime it can go.
+    revocation_cutoff = min(utcnow(), dt.datetime.combine(as_of, dt.time.min, tzinfo=dt.timezone.utc)) - dt.timedelta(
+        days=site.consent_lifetime_days
+    )
+    result.revocations = db.session.execute(
+        delete(ConsentRevocation).where(ConsentRevocation.site_id == site.id, ConsentRevocation.revoked_at < revocation_cutoff)
+    ).rowcount
+    if result.purged or result.revocations:
+        audit_trail.record(
+            actor, "log.purge", site=site, records=result.purged, revocations=result.revocations,
+            as_of=as_of.isoformat(), cutoff=result.cutoff.isoformat(),
+        )
+    db.session.commit()
+    return result
