@@ -10,6 +10,7 @@ from flask.cli import AppGroup
 from .colours import parse_option
 from .extensions import db
 from .proof import cli as proof_cli
+from .audit_trail import cli_actor
 from .sites import BUILTIN_SERVICES, bump_policy, create_site, get_site, set_banner_colours
 from .users import ROLES, create_api_token, create_user, get_user
 
@@ -38,6 +39,7 @@ def create_site_command(name, origins, ga, fb, languages, privacy_policy_url, co
         site = create_site(
             name, origins, ga=ga, fb=fb, languages=languages, default_language=languages[0], privacy_policy_url=privacy_policy_url,
             colours=parse_option(colours),
+            actor=cli_actor(),
         )
     except ValueError as error:
         raise click.ClickException(str(error)) from None
@@ -76,7 +78,7 @@ def create_user_command(email, role, site_keys, password_stdin):
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
-        user = create_user(email, password, role, sites)
+        user = create_user(email, password, role, sites, actor=cli_actor())
     except ValueError as error:
         raise click.ClickException(str(error)) from None
     db.session.commit()
@@ -90,7 +92,7 @@ def create_token_command(email):
     user = get_user(email)
     if user is None:
         raise click.ClickException(f"no user {email!r}")
-    token = create_api_token(user)
+    token = create_api_token(user, actor=cli_actor())
     db.session.commit()
     click.echo(f"API token for {user.email} (store it now; only its hash is kept; revoke it with: revoke-token {token[:10]}):")
     click.echo(token)
@@ -101,7 +103,7 @@ def create_token_command(email):
 def bump_policy_command(site_key):
     """Raise the policy version: every visitor is asked again (within 60 s in every process)."""
     site = _site_or_fail(site_key)
-    version = bump_policy(site)
+    version = bump_policy(site, actor=cli_actor())
     db.session.commit()
     click.echo(f"Policy version of {site.key} is now {version}.")
 

@@ -14,7 +14,8 @@ from sqlalchemy import select, update
 
 from .colours import delivered, validate_colours
 from .extensions import db
-from .models import STANDARD_CATEGORIES, AuditEvent, Category, Service, ServiceCookie, Site
+from . import audit_trail
+from .models import STANDARD_CATEGORIES, Category, Service, ServiceCookie, Site
 
 TEXTS_DIR = Path(__file__).parent / "texts"
 SHIPPED_LANGUAGES = ("da", "en")
@@ -150,7 +151,7 @@ def create_site(
     site.services = services
     db.session.add(site)
     db.session.flush()
-    db.session.add(AuditEvent(actor=actor, action="site.create", site_id=site.id, details={"name": name, "origins": normalised}))
+    audit_trail.record(actor, "site.create", site=site, name=name, origins=normalised)
     return site
 
 
@@ -166,7 +167,7 @@ def bump_policy(site: Site, actor: str = "cli") -> int:
     new_version = db.session.execute(
         update(Site).where(Site.id == site.id).values(policy_version=Site.policy_version + 1).returning(Site.policy_version)
     ).scalar_one()
-    db.session.add(AuditEvent(actor=actor, action="site.bump_policy", site_id=site.id, details={"policy_version": new_version}))
+    audit_trail.record(actor, "site.bump_policy", site=site, before={"policy_version": new_version - 1}, after={"policy_version": new_version})
     return new_version
 
 

@@ -10,7 +10,8 @@ from sqlalchemy import select
 from werkzeug.security import generate_password_hash
 
 from .extensions import db
-from .models import ApiToken, AuditEvent, Site, User, utcnow
+from . import audit_trail
+from .models import ApiToken, Site, User, utcnow
 
 ROLES = ("admin", "marketer")
 EMAIL_PATTERN = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{2,63}$")
@@ -39,9 +40,7 @@ def create_user(email: str, password: str, role: str, sites: Iterable[Site] = ()
     user = User(email=email, password_hash=generate_password_hash(password), role=role, active=True)
     user.sites = list(sites)
     db.session.add(user)
-    db.session.add(
-        AuditEvent(actor=actor, action="user.create", details={"email": email, "role": role, "sites": [s.key for s in user.sites]})
-    )
+    audit_trail.record(actor, "user.create", email=email, role=role, sites=[s.key for s in user.sites])
     return user
 
 
@@ -49,5 +48,6 @@ def create_api_token(user: User, actor: str = "cli") -> str:
     """A new Bearer token; only its hash is stored, so this is the one chance to see it."""
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     db.session.add(ApiToken(user=user, token_hash=hash_token(token), prefix=token[:10], created_at=utcnow()))
-    db.session.add(AuditEvent(actor=actor, action="token.create", details={"email": user.email, "prefix": token[:10]}))
+    audit_trail.record(actor, "token.create", email=user.email, prefix=token[:10])
     return token
+

@@ -1,6 +1,8 @@
 """OpenAPI 3.1 description of the public API (served at /api/v1/openapi.json)."""
 from __future__ import annotations
 
+from ..proof.receipt import RECEIPT_SCHEMA
+
 
 def _error(description: str) -> dict:
     return {"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
@@ -87,7 +89,7 @@ SPEC = {
                 "summary": "The visitor's own proof of consent",
                 "parameters": [SITE_KEY, CONSENT_ID, TOKEN_HEADER, TOKEN_QUERY],
                 "responses": {
-                    "200": {"description": "Every record of this consent, with the banner texts each was given against.", "content": {"application/json": {"schema": _ref("Proof")}}},
+                    "200": {"description": "The consent receipt (ISO/IEC TS 27560 style), the same document `cookiegate export` prints: every event of this consent with the banner texts it was given against and what verifies it. 404 once the consent is erased or purged.", "content": {"application/json": {"schema": _ref("ConsentReceipt")}}},
                     "401": _error("invalid_token"),
                     "403": _error("forbidden: the token is another consent's"),
                     "404": _error("unknown_site or unknown_consent"),
@@ -203,15 +205,7 @@ SPEC = {
                     "necessary_cookies": {"type": "array", "items": {"type": "object"}},
                 },
             },
-            "Proof": {
-                "type": "object",
-                "properties": {
-                    "site": {"type": "string"},
-                    "consent_id": {"type": "string"},
-                    "records": {"type": "array", "items": {"type": "object"}},
-                    "banners": {"type": "object"},
-                },
-            },
+            "ConsentReceipt": RECEIPT_SCHEMA,
             "Health": {
                 "type": "object",
                 "properties": {"status": {"type": "string"}, "database": {"type": "string"}, "geoip": {"type": "string", "enum": ["ok", "missing"]}},

@@ -4,9 +4,10 @@ from __future__ import annotations
 import click
 from sqlalchemy import select, update
 
+from .. import audit_trail
 from ..cli import group
 from ..extensions import db
-from ..models import ApiToken, AuditEvent
+from ..models import ApiToken
 from ..users import TOKEN_PREFIX, get_user, hash_token
 
 
@@ -35,8 +36,9 @@ def revoke_token_command(token_or_prefix, email):
             raise click.ClickException("several tokens have this prefix; give the whole token or use --user")
         if not rows:
             raise click.ClickException("no such token")
+    actor = audit_trail.cli_actor()
     for row in rows:
         db.session.execute(update(ApiToken).where(ApiToken.id == row.id).values(revoked=True))
-        db.session.add(AuditEvent(actor="cli", action="token.revoke", details={"email": row.user.email, "prefix": row.prefix}))
+        audit_trail.record(actor, "token.revoke", email=row.user.email, prefix=row.prefix)
     db.session.commit()
     click.echo(f"Revoked {len(rows)} token(s).")

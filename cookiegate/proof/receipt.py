@@ -190,3 +190,75 @@ def receipt(site: Site, consent_id: str, now: Optional[dt.datetime] = None) -> O
             "public_keys": public_keys,
         },
     }
+
+
+_TIME = {"type": "string", "format": "date-time"}
+_NULLABLE_TIME = {"type": ["string", "null"], "format": "date-time"}
+_CHOICES = {"type": "object", "additionalProperties": {"type": "boolean"}}
+# JSON Schema of the receipt; the OpenAPI description serves it, the tests check answers against it.
+RECEIPT_SCHEMA = {
+    "type": "object",
+    "description": "A consent receipt after ISO/IEC TS 27560: everything held for one consent, and what verifies it. "
+    "Events: `given` (first choice, or first after a withdrawal), `changed`, `withdrawn`. "
+    "`proof.checkpoint` is the signed checkpoint line covering the event (null until the next `checkpoint` run); "
+    "check it with one of `verification.public_keys` (Ed25519 over the line before ' sig=').",
+    "required": ["schema", "record_id", "controller", "principal", "notices", "purposes", "events", "state",
+                 "withdrawal_method", "verification"],
+    "properties": {
+        "schema": {"type": "string"},
+        "record_id": {"type": "string"},
+        "generated_at": _TIME,
+        "controller": {
+            "type": "object",
+            "properties": {"name": {"type": "string"}, "site": {"type": "string"}, "origins": {"type": "array", "items": {"type": "string"}},
+                           "privacy_policy_url": {"type": ["string", "null"]}},
+        },
+        "principal": {"type": "object", "required": ["id"], "properties": {"id": {"type": "string"}, "id_type": {"type": "string"}}},
+        "language": {"type": "string"},
+        "notices": {
+            "type": "array",
+            "items": {"type": "object", "properties": {"hash": {"type": "string"}, "language": {"type": ["string", "null"]},
+                                                       "policy_version": {"type": ["integer", "null"]}, "content": {"type": ["object", "null"]}}},
+        },
+        "purposes": {
+            "type": "array",
+            "items": {"type": "object", "properties": {"category": {"type": "string"}, "name": {"type": ["string", "null"]},
+                                                       "description": {"type": ["string", "null"]}, "required": {"type": "boolean"},
+                                                       "services": {"type": "array", "items": {"type": "object"}}}},
+        },
+        "events": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["seq", "time", "type", "state", "validity", "proof"],
+                "properties": {
+                    "seq": {"type": "integer"},
+                    "time": _TIME,
+                    "type": {"type": "string", "enum": ["given", "changed", "withdrawn"]},
+                    "method": {"type": "string", "enum": ["accept_all", "reject_all", "custom", "withdraw"]},
+                    "state": _CHOICES,
+                    "policy_version": {"type": "integer"},
+                    "notice": {"type": ["string", "null"]},
+                    "language": {"type": "string"},
+                    "validity": {"type": "object", "properties": {"from": _TIME, "until": _NULLABLE_TIME}},
+                    "context": {"type": "object"},
+                    "proof": {
+                        "type": "object",
+                        "properties": {"seq": {"type": "integer"}, "payload_hash": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                                       "chain_hash": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                                       "checkpoint": {"type": ["string", "null"]}},
+                    },
+                },
+            },
+        },
+        "state": {
+            "type": "object",
+            "properties": {"status": {"type": "string", "enum": ["given", "withdrawn", "expired", "outdated"]},
+                           "choices": _CHOICES, "since": _TIME, "valid_until": _NULLABLE_TIME,
+                           "policy_version": {"type": "integer"}, "current_policy_version": {"type": "integer"}},
+        },
+        "withdrawal_method": {"type": "string"},
+        "retention": {"type": "object"},
+        "verification": {"type": "object", "properties": {"public_keys": {"type": "array", "items": {"type": "string"}}}},
+    },
+}
