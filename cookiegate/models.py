@@ -12,6 +12,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     String,
     Table,
@@ -174,6 +175,8 @@ class ConsentRecord(db.Model):
     __table_args__ = (
         UniqueConstraint("site_id", "seq"),
         UniqueConstraint("site_id", "idempotency_hash"),
+        # purge's range scan: per site, oldest first; tombstones (no time) fall out of it.
+        Index("ix_consent_records_site_id_created_at", "site_id", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

@@ -20,7 +20,7 @@ from .checkpoints import checkpoint_sites, parse_line
 from .keys import CheckpointKeyError, checkpoint_keys, key_id, public_pem, public_text, write_new_key
 from .ledger import consent_hash
 from .receipt import receipt
-from .removal import PURGE_BATCH, count_expired, erase, purge_cutoff, purge_site
+from .removal import PURGE_BATCH, PURGE_REST, count_expired, erase, purge_cutoff, purge_site
 from .verify import verify_log
 
 
@@ -176,8 +176,10 @@ def _as_of(value):
 @click.option("--as-of", "as_of", metavar="YYYY-MM-DD", help="Purge as on this day (default: today; not in the future).")
 @click.option("--batch-size", default=PURGE_BATCH, show_default=True, type=click.IntRange(1, 100_000),
               help="Records per short transaction.")
+@click.option("--rest", default=PURGE_REST, show_default=True, type=click.FloatRange(0, 100),
+              help="After each batch, pause this multiple of the time it took (0: full speed).")
 @with_appcontext
-def purge_command(dry_run, as_of, batch_size):
+def purge_command(dry_run, as_of, batch_size, rest):
     """Tombstone records past the consent lifetime plus the site's retention, in short batches
     (safe to interrupt and to run again, consents keep being written); then sign a checkpoint."""
     day = _as_of(as_of)
@@ -196,10 +198,10 @@ def purge_command(dry_run, as_of, batch_size):
     try:
         for site, count in plan:
             if not count:
-                purge_site(site, day, actor, batch=batch_size)  # expired revocations go too
+                purge_site(site, day, actor, batch=batch_size, rest=rest)  # expired revocations go too
                 continue
             with click.progressbar(length=count, label=f"Purging {site.key}", file=sys.stderr) as bar:
-                result = purge_site(site, day, actor, batch=batch_size, progress=bar.update)
+                result = purge_site(site, day, actor, batch=batch_size, progress=bar.update, rest=rest)
             total += result.purged
             purged_sites.append(site)
             click.echo(f"{site.key}: purged {result.purged} record(s)")

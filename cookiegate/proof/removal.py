@@ -8,6 +8,7 @@ kept apart from the raw records, so neither moves them.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from dataclasses import dataclass
 from typing import Callable, Optional
 
@@ -19,6 +20,9 @@ from ..models import ConsentRecord, ConsentRevocation, Site, utcnow
 from .ledger import PAYLOAD_FIELDS, UNHASHED_PERSONAL_FIELDS, consent_hash
 
 PURGE_BATCH = 1000
+# After each batch purge rests this multiple of the time the batch took, so consent writes
+# waiting for the same rows, CPU or (on SQLite) the write lock get their turn.
+PURGE_REST = 1.0
 _records = ConsentRecord.__table__
 # Everything about the visitor goes; seq, payload_hash and chain_hash stay.
 EMPTIED = {name: None for name in (*PAYLOAD_FIELDS, *UNHASHED_PERSONAL_FIELDS)}
@@ -83,11 +87,13 @@ def purge_site(
     actor: str,
     batch: int = PURGE_BATCH,
     progress: Optional[Callable[[int], None]] = None,
+    rest: float = PURGE_REST,
 ) -> PurgeResult:
     """Tombstone the site's expired records, one committed batch at a time."""
     result = PurgeResult(site.key, purge_cutoff(site, as_of))
     condition = _expired(site, result.cutoff)
     while True:
+        started = time.monotonic()
         ids = db.session.execute(select(_records.c.id).where(condition).limit(batch)).scalars().all()
         if not ids:
             break
@@ -98,6 +104,8 @@ def purge_site(
         result.purged += done
         if progress:
             progress(done)
+        if rest:
+            time.sleep((time.monotonic() - started) * rest)
     # A revocation matters only while the tokens it revokes live: past the lifetime it can go.
     revocation_cutoff = min(utcnow(), dt.datetime.combine(as_of, dt.time.min, tzinfo=dt.timezone.utc)) - dt.timedelta(
         days=site.consent_lifetime_days

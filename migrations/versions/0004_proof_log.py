@@ -91,6 +91,7 @@ def upgrade():
         batch_op.alter_column("chain_hash", existing_type=sa.String(length=64), nullable=False)
         batch_op.drop_column("prev_hash")
         batch_op.drop_column("content_hash")
+        batch_op.create_index("ix_consent_records_site_id_created_at", ["site_id", "created_at"], unique=False)
 
     with op.batch_alter_table("consent_revocations", schema=None) as batch_op:
         batch_op.add_column(sa.Column("consent_hash", sa.String(length=64), nullable=True))
@@ -136,6 +137,7 @@ def downgrade():
 
     op.execute("DELETE FROM consent_records WHERE consent_id IS NULL")
     with op.batch_alter_table("consent_records", schema=None) as batch_op:
+        batch_op.drop_index("ix_consent_records_site_id_created_at")
         batch_op.add_column(sa.Column("prev_hash", sa.String(length=64), nullable=False, server_default=""))
         batch_op.add_column(sa.Column("content_hash", sa.String(length=64), nullable=False, server_default=""))
     op.execute("UPDATE consent_records SET content_hash = chain_hash")
