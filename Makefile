@@ -89,6 +89,7 @@ bench: install
 	$(BIN)/python benchmarks/banner_size.py
 	$(BIN)/python benchmarks/banner_main_thread.py
 	$(BIN)/python benchmarks/stats.py
+	$(BIN)/python benchmarks/proof.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -330,3 +330,16 @@ def test_the_key_comes_from_a_file_or_the_environment_and_old_public_keys_still_
     assert invoke_in(make_app(COOKIEGATE_CHECKPOINT_KEY="not a key"), "checkpoint").exit_code != 0
     pem = private_pem(Ed25519PrivateKey.generate()).decode()
     assert invoke_in(make_app(COOKIEGATE_CHECKPOINT_KEY=pem), "checkpoint-key").exit_code == 0
+
+
+def test_checkpoint_refuses_to_anchor_on_a_checkpoint_forged_into_the_table(signed_log, runner, site):
+    """A fake 'latest checkpoint' must not make checkpoint skip (and then sign) a rewritten log."""
+    rewrite_from(site, 2, method="accept_all", choices={"necessary": True, "statistics": True, "marketing": True})
+    head = db.session.get(Site, site.id).log_head
+    fake = sign(CheckpointKeys(Ed25519PrivateKey.generate()), site.key, 7, rows()[6].chain_hash)
+    db.session.add(LogCheckpoint(site_id=site.id, seq=7, head=fake.head, signed_at=fake.signed_at,
+                                 key_id=key_id(checkpoint_keys().signing.public_key()), signature=fake.signature))
+    db.session.commit()
+    result = run(runner, "checkpoint")
+    assert result.exit_code == 1 and "NOT signed" in result.output and "seq 7" in result.output
+    assert not db.session.execute(select(LogCheckpoint).where(LogCheckpoint.head == head)).scalars().all()

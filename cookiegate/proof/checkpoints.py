@@ -135,9 +135,17 @@ def checkpoint_site(site: Site, keys: CheckpointKeys, actor: str, now: Optional[
     from .verify import verify_site  # verify imports this module
 
     keys.signer()  # fail before reading anything when there is no key
+    from .verify import Problem
+
     seq, head = db.session.execute(select(Site.log_seq, Site.log_head).where(Site.id == site.id)).one()
     if seq == 0:
         return CheckpointResult(site.key, None, "empty")
+    # Anchor only on a checkpoint whose signature holds: a row forged into the table must not
+    # let a rewritten stretch of the log go unchecked, let alone be signed.
+    forged = [(c, why) for c in stored(site.id, site.key) if (why := c.problem(keys))]
+    if forged:
+        problems = [Problem(c.seq, None, f"stored checkpoint signed at {c.signed_at:%Y-%m-%dT%H:%M:%SZ} is not valid: {why}") for c, why in forged]
+        return CheckpointResult(site.key, None, "refused", problems)
     previous = latest(site.id, site.key)
     if previous is not None and previous.seq == seq and previous.head == head:
         return CheckpointResult(site.key, previous, "unchanged")
