@@ -157,8 +157,9 @@ def create_site(
 
 def set_banner_colours(site: Site, colours: Optional[dict[str, str]], actor: str = "cli") -> dict[str, str]:
     """Validated (ValueError otherwise) and stored; the config carries them once the site snapshot refreshes."""
+    before = dict(site.banner_colours or {})
     site.banner_colours = validate_colours(colours)
-    db.session.add(AuditEvent(actor=actor, action="site.banner_colours", site_id=site.id, details={"colours": site.banner_colours}))
+    audit_trail.record(actor, "site.banner_colours", site=site, before={"colours": before}, after={"colours": site.banner_colours})
     return site.banner_colours
 
 
