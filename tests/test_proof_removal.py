@@ -18,6 +18,7 @@ from cookiegate.proof.ledger import PAYLOAD_FIELDS, consent_hash
 from cookiegate.proof.removal import purge_site
 
 from .support import chained, consent_body, database_text, post_consent
+from .test_stats import assert_equal_to_recount, raw_records
 
 DAY = dt.timedelta(days=1)
 
@@ -250,3 +251,25 @@ def test_consents_keep_being_written_while_purge_runs(live_server, live_site, ru
     assert sum(1 for r in rows if not r.removed) == len(statuses)
     verified = run(runner, "verify-log")
     assert verified.exit_code == 0, verified.output
+
+
+def test_neither_erase_nor_purge_moves_the_statistics_totals(client, runner, site):
+    # Nothing has read the statistics yet, so the rollups are behind every record below:
+    # erase and purge must sum them in before they empty a record.
+    now = dt.datetime.now(dt.timezone.utc)
+    old_consents(site, 6, now - (365 + 730 + 2) * DAY)
+    visitor = post_consent(client, site.key).get_json()
+    post_consent(client, site.key, consent_body(method="accept_all", choices=None, token=visitor["token"]))
+    post_consent(client, site.key, consent_body(method="reject_all", choices=None))
+    recorded = raw_records(site)
+    assert len(recorded) == 9
+
+    assert run(runner, "erase", site.key, visitor["consent_id"]).exit_code == 0
+    result = run(runner, "purge", "--batch-size", "4")
+    assert result.exit_code == 0 and f"{site.key}: purged 6 record(s)" in result.output
+    assert [r.seq for r in records() if r.removed] == [1, 2, 3, 4, 5, 6, 7, 8]
+
+    first, last = (now - (365 + 730 + 10) * DAY).date(), now.date() + DAY
+    for group_by in ("method", "month", "policy_version"):
+        answer = assert_equal_to_recount(site, first, last, group_by, records=recorded)
+    assert answer["totals"]["consents"] == 9 and answer["totals"]["accept_all"] == 7 and answer["totals"]["reject_all"] == 1

@@ -3,7 +3,8 @@
 Neither touches the site row that consent writes lock, and purge works in short
 transactions of a bounded batch each, so consents keep being written meanwhile; both are
 safe to interrupt and to run again (a tombstone is never selected twice). Statistics are
-kept apart from the raw records, so neither moves them.
+rollups summed behind each site's seq (stats/rollup.py): both catch them up first, so every
+record is counted before its payload goes and neither moves the totals.
 """
 from __future__ import annotations
 
@@ -28,13 +29,22 @@ _records = ConsentRecord.__table__
 EMPTIED = {name: None for name in (*PAYLOAD_FIELDS, *UNHASHED_PERSONAL_FIELDS)}
 
 
+def _catch_up_statistics(site: Site) -> None:
+    # Imported here: the stats package registers routes that import the CLI group, which imports us.
+    from ..stats.rollup import catch_up
+
+    catch_up(site.id)
+
+
 def erase(site: Site, consent_id: str, actor: str, now: Optional[dt.datetime] = None) -> int:
     """Tombstone every record of one consent and revoke its tokens; the number of records emptied.
 
     The revocation names the consent by its hash (the id is not kept anywhere), and every
     process counts it within COOKIEGATE_STATE_TTL (at most 60 s), like a withdrawal.
-    Nothing is written when no record is held. The caller commits.
+    Nothing is written when no record is held. The caller commits; it must have nothing
+    pending, because catching up the statistics commits on its own.
     """
+    _catch_up_statistics(site)
     now = now or utcnow()
     emptied = db.session.execute(
         update(_records)
@@ -90,6 +100,7 @@ def purge_site(
     rest: float = PURGE_REST,
 ) -> PurgeResult:
     """Tombstone the site's expired records, one committed batch at a time."""
+    _catch_up_statistics(site)
     result = PurgeResult(site.key, purge_cutoff(site, as_of))
     condition = _expired(site, result.cutoff)
     while True:

@@ -80,7 +80,9 @@ def summarise(records: Iterable) -> dict[tuple, list[int]]:
     """{(dim, grain, bucket, value, granted): [consents, accept_all, reject_all, custom, withdraw]}; bots left out."""
     sums: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
     for record in records:
-        if record.is_bot:
+        # A tombstone (proof/removal.py) has no payload left to count; erase and purge catch up
+        # before they make one, so only a record erased in the instant after that is skipped.
+        if record.is_bot or record.method is None:
             continue
         created = record.created_at
         if created.tzinfo is None:  # SQLite hands back naive UTC through a Core select
