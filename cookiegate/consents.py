@@ -196,6 +196,7 @@ def _new_record(
         is_bot=device.is_bot,
         banner_hash=banner_hash,
         idempotency_hash=idempotency_hash,
+        removed=None,  # a live record, not a tombstone (plain objects have no column defaults)
     )
     record.payload_hash, record.chain_hash = seal(state.key, prev_hash, seq, payload_values(record))
     return record
