@@ -8,18 +8,15 @@ from typing import Any, Iterable, Optional
 
 from sqlalchemy import func, select
 
+from .. import audit_trail
 from ..extensions import db
 from ..models import AuditEvent, Site
 
 
 def record(actor: str, action: str, site: Optional[Site] = None, before: Any = None, after: Any = None, **details: Any) -> None:
-    """One audit event; `before` and `after` hold only what changed, so the trail reads as a diff."""
-    body: dict[str, Any] = dict(details)
-    if before is not None:
-        body["before"] = before
-    if after is not None:
-        body["after"] = after
-    db.session.add(AuditEvent(actor=actor, action=action, site_id=site.id if site is not None else None, details=body))
+    """One audit event; `before` and `after` hold only what changed, so the trail reads as a diff.
+    Written through cookiegate.audit_trail, as every other area's entries are."""
+    audit_trail.record(actor, action, site=site, before=before, after=after, **details)
 
 
 def diff(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
