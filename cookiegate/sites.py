@@ -168,7 +168,9 @@ def bump_policy(site: Site, actor: str = "cli") -> int:
     new_version = db.session.execute(
         update(Site).where(Site.id == site.id).values(policy_version=Site.policy_version + 1).returning(Site.policy_version)
     ).scalar_one()
-    audit_trail.record(actor, "site.bump_policy", site=site, before={"policy_version": new_version - 1}, after={"policy_version": new_version})
+    # policy_version: the new version, as the admin console's trail reads it; before/after for its diff view.
+    audit_trail.record(actor, "site.bump_policy", site=site, before={"policy_version": new_version - 1}, after={"policy_version": new_version},
+                       policy_version=new_version)
     return new_version
 
 

@@ -98,7 +98,7 @@ def test_user_token_and_policy_changes_leave_audit_entries_with_before_and_after
     actions = [e.action for e in reversed(audit_trail.entries())]
     assert actions == ["site.create", "user.create", "token.create", "site.bump_policy", "token.revoke"]
     bump = audit_trail.entries(action="site.bump_policy")[0]
-    assert bump.details == {"before": {"policy_version": 1}, "after": {"policy_version": 2}}
+    assert bump.details == {"policy_version": 2, "before": {"policy_version": 1}, "after": {"policy_version": 2}}
     assert bump.site_id == site.id and bump.actor.startswith("cli")
     everything = json.dumps([e.details for e in db.session.execute(select(AuditEvent)).scalars()])
     assert token not in everything and "long enough pw" not in everything
