@@ -34,6 +34,23 @@ def records(site: Site, consent_id: str) -> list[ConsentRecord]:
     )
 
 
+def erased(site: Site, consent_id: str) -> bool:
+    """Whether this consent was erased: its tombstones keep no consent id (so no record can be
+    shown for it), but the revocation that answers its tokens names it by hash."""
+    try:
+        from ..proof.ledger import consent_hash
+    except ImportError:
+        return False
+    from ..models import ConsentRevocation
+
+    return db.session.execute(
+        select(ConsentRevocation.id).where(
+            ConsentRevocation.site_id == site.id, ConsentRevocation.consent_hash == consent_hash(consent_id),
+            ConsentRevocation.reason == "erase",
+        ).limit(1)
+    ).first() is not None
+
+
 def receipt(site: Site, consent_id: str) -> Optional[dict[str, Any]]:
     try:
         from ..proof.receipt import receipt as proof_receipt

@@ -27,7 +27,8 @@ def consents(site_key: str) -> Response:
         context["records"] = consentlog.records(site, consent_id)
         document = consentlog.receipt(site, consent_id)
         context["receipt"] = json.dumps(document, indent=2, ensure_ascii=False) if document else None
-        status = 200 if context["records"] else 404
+        context["erased"] = not context["records"] and consentlog.erased(site, consent_id)
+        status = 200 if context["records"] or context["erased"] else 404
     return page("admin/consents.html", status=status, **context)
 
 
