@@ -232,6 +232,21 @@ def test_the_consent_log_finds_a_consent_by_id_and_exports_its_receipt_audited(c
     assert event.actor == ADMIN and consent_id not in json.dumps(event.details)
 
 
+def test_erasing_from_the_console_confirms_first_then_finds_the_consent_only_as_erased(console, site, client):
+    consent_id = post_consent(client, site.key).get_json()["consent_id"]
+    ask = console.post(f"/admin/sites/{site.key}/consents/erase", {"consent_id": consent_id})
+    assert ask.status_code == 200 and 'data-action="confirm"' in ask.text
+    assert db.session.execute(select(ConsentRecord.consent_id)).scalar_one() == consent_id  # nothing erased yet
+    assert console.post(f"/admin/sites/{site.key}/consents/erase", {"consent_id": consent_id, "confirm": "yes"}).status_code == 303
+    db.session.expire_all()
+    assert db.session.execute(select(ConsentRecord.consent_id)).scalar_one() is None
+    found = console.get(f"/admin/sites/{site.key}/consents?consent_id={consent_id}")
+    assert found.status_code == 200 and "data-erased" in found.text
+    assert "data-records" not in found.text and "shop.example.dk/kurv" not in found.text
+    event = db.session.execute(select(AuditEvent).where(AuditEvent.action == "consent.erase")).scalar_one()
+    assert event.actor == ADMIN and consent_id not in json.dumps(event.details)
+
+
 def test_the_audit_trail_is_browsable_and_exports_csv(console, site):
     console.post(f"/admin/sites/{site.key}/settings", {
         "name": "Renamed", "origins": "\n".join(site.origins), "languages": "da, en", "default_language": "da",
