@@ -9,7 +9,7 @@ Revocations name the consent by its SHA-256, so an erased consent id is not kept
 Downgrade is lossy: tombstones are dropped and revocations cannot get their consent ids back.
 
 Revision ID: 0004_proof_log
-Revises: 0003_stats_rollups
+Revises: 0006_site_audits
 """
 import datetime as dt
 import hashlib
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004_proof_log"
-down_revision = "0003_stats_rollups"
+down_revision = "0006_site_audits"
 branch_labels = None
 depends_on = None
 
