@@ -16,6 +16,8 @@ from gunicorn.glogging import Logger
 
 # Running under gunicorn means production unless said otherwise: real keys are required.
 os.environ.setdefault("COOKIEGATE_ENV", "production")
+# Web requests give up on a PostgreSQL statement after 5 s (503, Retry-After) rather than hold a worker.
+os.environ.setdefault("COOKIEGATE_DB_STATEMENT_TIMEOUT", "5")
 
 _cores = multiprocessing.cpu_count()
 _on_sqlite = os.environ.get("COOKIEGATE_DATABASE_URL", "sqlite").startswith("sqlite")
@@ -58,6 +60,21 @@ class PrivateLogger(Logger):
             reason = self._REASON.match(detail)
             msg, args = "Invalid request rejected (%s)", ((reason.group(0).strip() if reason else "unparseable"),)
         super().warning(msg, *args, **kwargs)
+
+    # Control characters (CR, LF, ESC, ...), backslash and the quote: a decoded path such as
+    # /abc%0A... must not write a second, forged line into the access log.
+    _UNSAFE = re.compile(r'[\x00-\x1f\x7f-\x9f\\"]')
+
+    def atoms(self, resp, req, environ, request_time):
+        atoms = super().atoms(resp, req, environ, request_time)
+        logged = self.__dict__.get("_logged")
+        if logged is None:  # the atoms the access log format names; escaping only those keeps it cheap
+            logged = self._logged = tuple(re.findall(r"%\(([^)]*)\)s", self.cfg.access_log_format))
+        for key in logged:
+            value = atoms.get(key.lower() if key.startswith("{") else key)
+            if isinstance(value, str) and self._UNSAFE.search(value):
+                atoms[key.lower() if key.startswith("{") else key] = self._UNSAFE.sub(lambda m: "\\x%02x" % ord(m.group(0)), value)
+        return atoms
 
     def exception(self, msg, *args, **kwargs):
         if isinstance(msg, str) and msg.startswith("Error handling request"):

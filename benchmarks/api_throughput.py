@@ -118,7 +118,9 @@ def collect_tokens(url: str, site_key: str, count: int = 200) -> list[str]:
     session = requests.Session()
     tokens = []
     for i in range(count):
-        body = dict(CONSENT, method=("accept_all", "reject_all", "custom")[i % 3], choices=None if i % 3 < 2 else CONSENT["choices"])
+        body = dict(CONSENT, method=("accept_all", "reject_all", "custom")[i % 3])
+        if i % 3 < 2:
+            del body["choices"]  # accept_all / reject_all need none (null is refused)
         response = session.post(f"{url}/api/v1/sites/{site_key}/consents", data=json.dumps(body),
                                 headers={"Origin": ORIGIN, "Content-Type": "text/plain"}, timeout=10)
         response.raise_for_status()

@@ -9,7 +9,7 @@ from typing import Any, Optional
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import banner, cli, errors, geo, state, tokens, web
+from . import banner, cli, errors, geo, outage, state, tokens, web
 from .config import check as check_config
 from .config import from_environment
 from .extensions import db, limiter, migrate
@@ -28,7 +28,10 @@ def create_app(config: Optional[dict[str, Any]] = None) -> Flask:
     settings.update(config or {})
     check_config(settings, app.instance_path)
     app.config.update(settings)
-    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", _engine_options(app.config["SQLALCHEMY_DATABASE_URI"]))
+    app.config.setdefault(
+        "SQLALCHEMY_ENGINE_OPTIONS",
+        _engine_options(app.config["SQLALCHEMY_DATABASE_URI"], app.config["COOKIEGATE_DB_TIMEOUT"], app.config["COOKIEGATE_DB_STATEMENT_TIMEOUT"]),
+    )
     app.session_interface = SessionOnDemand()
     app.json.sort_keys = False
     app.json.ensure_ascii = False
@@ -40,9 +43,16 @@ def create_app(config: Optional[dict[str, Any]] = None) -> Flask:
 
     _configure_logging(app)
     db.init_app(app)
+    statement_timeout = app.config["COOKIEGATE_DB_STATEMENT_TIMEOUT"]
+    if statement_timeout and app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        from . import pgclient
+
+        # A frozen server never answers, so the server-side timeout needs a client-side deadline too.
+        pgclient.install(app, statement_timeout + 1)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
     limiter.init_app(app)
     errors.register(app)
+    outage.init_app(app)
     state.init_app(app)
     geo.init_app(app)
     tokens.init_app(app)
@@ -68,11 +78,22 @@ def create_app(config: Optional[dict[str, Any]] = None) -> Flask:
     return app
 
 
-def _engine_options(url: str) -> dict[str, Any]:
+def _engine_options(url: str, timeout: float, statement_timeout: float) -> dict[str, Any]:
+    """Fail fast when the database is down, frozen or locked: a request answers 503 within
+    about `timeout` seconds instead of holding a worker until gunicorn kills it."""
     # Parameters stay out of exception texts, so a database error cannot echo what a client sent.
     options: dict[str, Any] = {"hide_parameters": True}
-    if not url.startswith("sqlite"):
+    if url.startswith("sqlite"):
+        # sqlite3's own busy timeout: how long a writer waits for the lock before SQLITE_BUSY.
+        options["connect_args"] = {"timeout": timeout}
+    else:
         options["pool_pre_ping"] = True
+        options["pool_timeout"] = timeout
+        connect_args: dict[str, Any] = {"connect_timeout": max(2, int(round(timeout)))}
+        if statement_timeout:
+            ms = int(statement_timeout * 1000)
+            connect_args["options"] = f"-c statement_timeout={ms} -c lock_timeout={ms}"
+        options["connect_args"] = connect_args
     return options
 
 

@@ -29,6 +29,19 @@ def _int(name: str, default: int) -> int:
         raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
 
 
+def _float(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds, got {raw!r}") from None
+    if value < 0:
+        raise ConfigError(f"{name} must not be negative")
+    return value
+
+
 def from_environment(instance_path: str) -> dict:
     env = os.environ
     return {
@@ -49,6 +62,11 @@ def from_environment(instance_path: str) -> dict:
         # A login session ends this many hours after logging in (the signed cookie carries its age).
         "PERMANENT_SESSION_LIFETIME": dt.timedelta(hours=_int("COOKIEGATE_SESSION_HOURS", 8)),
         "SESSION_COOKIE_NAME": "cookiegate_session",
+        # Seconds to wait for a database connection, the SQLite write lock or a pool slot.
+        "COOKIEGATE_DB_TIMEOUT": _float("COOKIEGATE_DB_TIMEOUT", 5.0),
+        # PostgreSQL statement and lock timeout in seconds; 0 = none. gunicorn.conf.py sets 5 for
+        # the web workers; command-line jobs (migrations, purge) keep none.
+        "COOKIEGATE_DB_STATEMENT_TIMEOUT": _float("COOKIEGATE_DB_STATEMENT_TIMEOUT", 0.0),
         # Public config is cached by browsers this long (seconds).
         "COOKIEGATE_CONFIG_MAX_AGE": _int("COOKIEGATE_CONFIG_MAX_AGE", 600),
         # Ed25519 key that signs log checkpoints (proof/keys.py): PEM or base64 text, or a PEM file.

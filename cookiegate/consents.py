@@ -4,23 +4,35 @@ A consent is acknowledged only after its transaction has committed. Each
 write takes the site's row first (`log_seq = log_seq + 1`), which orders the
 site's hash chain and, on SQLite, takes the write lock before anything is
 read, so concurrent writers wait instead of failing.
+
+Idempotency keys live in their own table (models.IdempotencyKey), scoped to the
+site, the endpoint, the consent id (withdrawals) and a fingerprint of the body,
+claimed in the same transaction as the record they answer for, so a replay is
+exact and a key reused with another body is refused (422
+`idempotency_key_reused`), never answered with another request's consent. Keys
+expire after IDEMPOTENCY_TTL (24 h): an expired key is claimed afresh, and
+expired rows are deleted in small batches at most every KEY_CLEANUP_INTERVAL by
+the write path of each process.
 """
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import secrets
+import time
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any, Callable, Optional, Sequence
 
-from sqlalchemy import bindparam, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
 
-from . import dbutil
+from . import dbutil, outage
 from .errors import ApiError
 from .extensions import db
-from .models import BannerSnapshot, ConsentRecord, ConsentRevocation, Site, utcnow
+from .models import BannerSnapshot, ConsentRecord, ConsentRevocation, IdempotencyKey, Site, utcnow
 from .proof.ledger import consent_hash, payload_values, seal
 from .sites import LANGUAGE_PATTERN
 from .state import ProcessState, SiteState
@@ -51,6 +63,24 @@ SET_HEAD = update(_sites).where(_sites.c.id == bindparam("site_id")).values(log_
 # Every column but the autoincrement id; the record object itself is never added to the session.
 INSERTED_COLUMNS = tuple(c.name for c in _records.columns if c.name != "id")
 
+IDEMPOTENCY_TTL = dt.timedelta(hours=24)
+KEY_CLEANUP_INTERVAL = 600.0  # seconds between two deletions of expired keys, per process
+KEY_CLEANUP_BATCH = 1000
+_keys = IdempotencyKey.__table__
+
+
+def _claim_statement(dialect: str):
+    """Insert the key, or take over an expired one; returns a row only when this request owns the key."""
+    insert = (postgresql if dialect == "postgresql" else sqlite).insert(_keys)
+    return insert.on_conflict_do_update(
+        index_elements=[_keys.c.site_id, _keys.c.key_hash],
+        set_={name: insert.excluded[name] for name in ("body_hash", "consent_id", "answer", "created_at")},
+        where=_keys.c.created_at < bindparam("cutoff", type_=_keys.c.created_at.type),
+    ).returning(_keys.c.id)
+
+
+CLAIM_KEY = {name: _claim_statement(name) for name in ("postgresql", "sqlite")}
+
 
 @dataclass(frozen=True)
 class ConsentRequest:
@@ -68,8 +98,7 @@ def new_consent_id() -> str:
 
 
 def _choices(state: SiteState, method: str, raw: Any) -> dict[str, bool]:
-    if raw is None:
-        raw = {}
+    """`raw` is the body's `choices`, or the empty dict when it was left out (null is refused)."""
     if not isinstance(raw, dict):
         raise invalid("'choices' must be an object of category: true/false.", "invalid_choices")
     unknown = sorted(set(raw) - set(state.categories))
@@ -95,12 +124,13 @@ def validate_consent(state: SiteState, body: dict[str, Any], signer: TokenSigner
     method = body.get("method")
     if method not in USER_METHODS:
         raise invalid(f"'method' must be one of: {', '.join(USER_METHODS)}.")
-    choices = _choices(state, method, body.get("choices"))
+    choices = _choices(state, method, body.get("choices", {}))
     policy_version = int_field(body, "policy_version", required=True)
     language = text_field(body, "language", max_length=35)
     if language and not LANGUAGE_PATTERN.match(language):
         raise invalid("'language' must be a language tag such as 'da' or 'en-GB'.")
-    previous = signer.verify(text_field(body, "token", max_length=1024)) if body.get("token") else None
+    raw_token = text_field(body, "token", max_length=1024)
+    previous = signer.verify(raw_token) if raw_token else None
     if previous is not None and previous.site_key != state.key:
         previous = None
     return ConsentRequest(
@@ -114,8 +144,24 @@ def validate_consent(state: SiteState, body: dict[str, Any], signer: TokenSigner
     )
 
 
-def hash_idempotency_key(key: Optional[str]) -> Optional[str]:
-    return hashlib.sha256(key.encode("ascii")).hexdigest() if key else None
+@dataclass(frozen=True)
+class IdempotencyClaim:
+    key_hash: str
+    body_hash: str
+
+
+def idempotency_claim(key: Optional[str], endpoint: str, body: dict[str, Any], consent_id: str = "") -> Optional[IdempotencyClaim]:
+    """The key's scope (endpoint, consent id) and the body's fingerprint, both hashed; None without a key."""
+    if not key:
+        return None
+    # The key itself and, for a withdrawal, the token (it proves who asks, not what) are not content.
+    ignored = ("idempotency_key", "token") if endpoint == "withdraw" else ("idempotency_key",)
+    content = {name: value for name, value in body.items() if name not in ignored}
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return IdempotencyClaim(
+        key_hash=hashlib.sha256(f"{endpoint}\0{consent_id}\0{key}".encode("utf-8")).hexdigest(),
+        body_hash=hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest(),
+    )
 
 
 @dataclass(frozen=True)
@@ -125,14 +171,50 @@ class Recorded:
     created: bool
 
 
-def _existing(site_id: int, idempotency_hash: Optional[str]) -> Optional[ConsentRecord]:
-    if idempotency_hash is None:
-        return None
-    return db.session.execute(
-        select(ConsentRecord).where(
-            ConsentRecord.site_id == site_id, ConsentRecord.idempotency_hash == idempotency_hash
+def _replay(site_id: int, claim: IdempotencyClaim) -> ConsentRecord:
+    """The first answer given under this key (as a record that is not in the session), or 422."""
+    stored = db.session.execute(
+        select(IdempotencyKey.body_hash, IdempotencyKey.answer).where(
+            IdempotencyKey.site_id == site_id, IdempotencyKey.key_hash == claim.key_hash
         )
-    ).scalar_one_or_none()
+    ).one()
+    db.session.rollback()
+    if stored.body_hash != claim.body_hash:
+        raise ApiError(
+            422,
+            "idempotency_key_reused",
+            "This idempotency key was already used for a different request; use a new key for a new request.",
+        )
+    answer = stored.answer
+    return ConsentRecord(
+        consent_id=answer["consent_id"],
+        seq=answer["seq"],
+        policy_version=answer["policy_version"],
+        choices=answer["choices"],
+        method=answer["method"],
+        created_at=dt.datetime.fromisoformat(answer["created_at"]),
+    )
+
+
+def expire_idempotency_keys(now: Optional[dt.datetime] = None, batch: int = KEY_CLEANUP_BATCH) -> int:
+    """Delete up to `batch` keys older than IDEMPOTENCY_TTL and commit; how many went."""
+    cutoff = (now or utcnow()) - IDEMPOTENCY_TTL
+    expired = select(_keys.c.id).where(_keys.c.created_at < cutoff).limit(batch).scalar_subquery()
+    deleted = db.session.execute(delete(_keys).where(_keys.c.id.in_(expired))).rowcount
+    db.session.commit()
+    return deleted
+
+
+def _clean_up_keys(process: ProcessState) -> None:
+    """Now and then, after a write: never costs the answer that was just committed."""
+    now = time.monotonic()
+    if now < process.next_key_cleanup:
+        return
+    process.next_key_cleanup = now + KEY_CLEANUP_INTERVAL
+    try:
+        expire_idempotency_keys()
+    except SQLAlchemyError:
+        db.session.rollback()
 
 
 def _ensure_snapshot(process: ProcessState, state: SiteState, language: str) -> str:
@@ -169,7 +251,6 @@ def _new_record(
     gpc: bool,
     visitor: Visitor,
     banner_hash: str,
-    idempotency_hash: Optional[str],
     created_at: dt.datetime,
     factory: Callable[..., Any] = ConsentRecord,
 ) -> ConsentRecord:
@@ -195,7 +276,6 @@ def _new_record(
         os_family=device.os_family,
         is_bot=device.is_bot,
         banner_hash=banner_hash,
-        idempotency_hash=idempotency_hash,
         removed=None,  # a live record, not a tombstone (plain objects have no column defaults)
     )
     record.payload_hash, record.chain_hash = seal(state.key, prev_hash, seq, payload_values(record))
@@ -224,57 +304,74 @@ def _append(
     url: str,
     gpc: bool,
     visitor: Visitor,
-    idempotency_hash: Optional[str],
+    claim: Optional[IdempotencyClaim],
 ) -> tuple[ConsentRecord, bool]:
-    """Append one record to the site's chain and commit; (record, created)."""
+    """Append one record to the site's chain and commit; (record, created). A replayed key answers as the first time."""
     if visitor.device.is_audit:
         return _unlogged(state, consent_id, choices, method, expected_version, language, url), True
     session = db.session
-    existing = _existing(state.id, idempotency_hash)
-    if existing is not None:
-        session.rollback()
-        return existing, False
-    try:
-        # Taking the site row first serialises the chain (and the SQLite write lock).
-        seq, prev_hash, current_version = session.execute(TAKE_NEXT_SEQ, {"site_id": state.id}).one()
-        if expected_version is not None and expected_version != current_version:
+    created_at = utcnow()
+    # Taking the site row first serialises the chain (and the SQLite write lock).
+    seq, prev_hash, current_version = session.execute(TAKE_NEXT_SEQ, {"site_id": state.id}).one()
+    if claim is not None:
+        # Before the policy check: a retry of a consent recorded under an older policy gets its answer back.
+        answer_data = {
+            "consent_id": consent_id,
+            "seq": seq,
+            "policy_version": current_version,
+            "choices": choices,
+            "method": method,
+            "created_at": created_at.isoformat(),
+        }
+        owned = session.execute(
+            CLAIM_KEY[session.get_bind().dialect.name],
+            {
+                "site_id": state.id,
+                "key_hash": claim.key_hash,
+                "body_hash": claim.body_hash,
+                "consent_id": consent_id,
+                "answer": answer_data,
+                "created_at": created_at,
+                "cutoff": created_at - IDEMPOTENCY_TTL,
+            },
+        ).first()
+        if owned is None:
             session.rollback()
-            raise ApiError(
-                409,
-                "policy_version_changed",
-                "The site's policy has changed; show the banner again.",
-                policy_version=current_version,
-            )
-        if current_version != state.policy_version:
-            # This process's snapshot is older than the policy: reload it, so the
-            # banner hash names the texts of the version being recorded.
-            process.sites.invalidate(state.key)
-            state = process.sites.get(state.key) or state
-        banner_hash = _ensure_snapshot(process, state, language)
-        record = _new_record(
-            state, seq=seq, prev_hash=prev_hash, policy_version=current_version, consent_id=consent_id, choices=choices,
-            method=method, language=language, url=url, gpc=gpc, visitor=visitor, banner_hash=banner_hash,
-            idempotency_hash=idempotency_hash, created_at=utcnow(),
-        )
-        session.execute(INSERT_RECORD, {column: getattr(record, column) for column in INSERTED_COLUMNS})
-        if method == "withdraw":
-            session.execute(
-                INSERT_REVOCATION,
-                {"site_id": state.id, "consent_hash": consent_hash(consent_id), "revoked_at": record.created_at, "reason": "withdraw"},
-            )
-        session.execute(SET_HEAD, {"site_id": state.id, "head": record.chain_hash})
-        session.commit()
-    except IntegrityError:
-        # A concurrent retry with the same idempotency key won the race: answer with its record.
+            return _replay(state.id, claim), False
+    if expected_version is not None and expected_version != current_version:
         session.rollback()
-        existing = _existing(state.id, idempotency_hash)
-        if existing is None:
-            raise
-        return existing, False
+        raise ApiError(
+            409,
+            "policy_version_changed",
+            "The site's policy has changed; show the banner again.",
+            policy_version=current_version,
+        )
+    if current_version != state.policy_version:
+        # This process's snapshot is older than the policy: reload it, so the
+        # banner hash names the texts of the version being recorded.
+        process.sites.invalidate(state.key)
+        state = process.sites.get(state.key) or state
+    banner_hash = _ensure_snapshot(process, state, language)
+    record = _new_record(
+        state, seq=seq, prev_hash=prev_hash, policy_version=current_version, consent_id=consent_id, choices=choices,
+        method=method, language=language, url=url, gpc=gpc, visitor=visitor, banner_hash=banner_hash,
+        created_at=created_at,
+    )
+    session.execute(INSERT_RECORD, {column: getattr(record, column) for column in INSERTED_COLUMNS})
+    if method == "withdraw":
+        session.execute(
+            INSERT_REVOCATION,
+            {"site_id": state.id, "consent_hash": consent_hash(consent_id), "revoked_at": created_at, "reason": "withdraw", "up_to_seq": seq},
+        )
+    session.execute(SET_HEAD, {"site_id": state.id, "head": record.chain_hash})
+    session.commit()
+    outage.committed()
     if banner_hash:
         process.stored_snapshots.add(banner_hash)
     if method == "withdraw":
-        process.revocations.note(consent_id, record.created_at)
+        process.revocations.note(consent_id, seq, created_at)
+    if claim is not None:
+        _clean_up_keys(process)
     return record, True
 
 
@@ -301,7 +398,7 @@ def record_batch(
             state, seq=seq, prev_hash=head, policy_version=current_version,
             consent_id=request.previous.consent_id if request.previous else new_consent_id(), choices=request.choices,
             method=request.method, language=request.language, url=request.page_url, gpc=request.gpc, visitor=visitor,
-            banner_hash=banner_hash, idempotency_hash=None, created_at=created_at, factory=SimpleNamespace,
+            banner_hash=banner_hash, created_at=created_at, factory=SimpleNamespace,
         )
         head = record.chain_hash
         rows.append({column: getattr(record, column) for column in INSERTED_COLUMNS})
@@ -321,6 +418,7 @@ def token_for(record: ConsentRecord, state: SiteState, signer: TokenSigner) -> s
             granted=frozenset(slug for slug, granted in record.choices.items() if granted),
             issued_ms=to_ms(record.created_at),
             withdrawn=record.method == "withdraw",
+            seq=record.seq,
         )
     )
 
@@ -331,7 +429,7 @@ def record_consent(
     request: ConsentRequest,
     visitor: Visitor,
     signer: TokenSigner,
-    idempotency_key: Optional[str] = None,
+    claim: Optional[IdempotencyClaim] = None,
 ) -> Recorded:
     consent_id = request.previous.consent_id if request.previous else new_consent_id()
     record, created = _append(
@@ -345,7 +443,7 @@ def record_consent(
         url=request.page_url,
         gpc=request.gpc,
         visitor=visitor,
-        idempotency_hash=hash_idempotency_key(idempotency_key),
+        claim=claim,
     )
     return Recorded(record, token_for(record, state, signer), created)
 
@@ -357,7 +455,7 @@ def withdraw_consent(
     body: dict[str, Any],
     visitor: Visitor,
     signer: TokenSigner,
-    idempotency_key: Optional[str] = None,
+    claim: Optional[IdempotencyClaim] = None,
 ) -> Recorded:
     """Record a withdrawal: every optional category refused, earlier tokens revoked."""
     language = text_field(body, "language", max_length=35)
@@ -374,7 +472,7 @@ def withdraw_consent(
         url=page_url(text_field(body, "url", max_length=2048)),
         gpc=bool_field(body, "gpc"),
         visitor=visitor,
-        idempotency_hash=hash_idempotency_key(idempotency_key),
+        claim=claim,
     )
     return Recorded(record, token_for(record, state, signer), created)
 

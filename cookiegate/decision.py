@@ -31,9 +31,15 @@ def status_of(
         return "invalid"
     if token.withdrawn:
         return "withdrawn"
-    revoked_until = revocations.revoked_until(token.consent_id)
-    if revoked_until is not None and token.issued_ms <= revoked_until:
-        return "withdrawn"
+    revoked = revocations.revoked(token.consent_id)
+    if revoked is not None:
+        up_to_seq, revoked_ms = revoked
+        # The site's log order decides; clocks only for tokens or revocations from before seq ordering.
+        if token.seq is not None and up_to_seq is not None:
+            if token.seq <= up_to_seq:
+                return "withdrawn"
+        elif token.issued_ms <= revoked_ms:
+            return "withdrawn"
     if now_ms - token.issued_ms > state.lifetime_days * DAY_MS:
         return "expired"
     if token.policy_version != state.policy_version:

@@ -12,6 +12,7 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, render_template
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -28,7 +29,7 @@ HTTP_CODES = {
     422: ("invalid_request", "The request is not valid."),
     429: ("rate_limited", "Too many requests; try again later."),
     500: ("internal_error", "Something went wrong on our side."),
-    503: ("unavailable", "The service is temporarily unavailable."),
+    503: ("service_unavailable", "The service is temporarily unavailable; try again shortly."),
 }
 
 
@@ -96,7 +97,33 @@ def _unexpected(error: Exception) -> Response:
     return _respond(500, *HTTP_CODES[500])
 
 
+def service_unavailable() -> Response:
+    from .outage import RETRY_AFTER_SECONDS
+
+    # JSON for the API, the HTML error page for the HTML areas (dashboard, login).
+    response = _respond(503, *HTTP_CODES[503])
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
+def _database_error(error: SQLAlchemyError) -> Response:
+    from . import outage
+    from .extensions import db
+
+    reason = outage.unavailable_reason(error)
+    if reason is None:
+        return _unexpected(error)
+    # No traceback: the outage is logged once when it starts and once when it ends.
+    outage.current().failed_request(reason)
+    try:
+        db.session.rollback()
+    except SQLAlchemyError:
+        pass
+    return service_unavailable()
+
+
 def register(app: Flask) -> None:
     app.register_error_handler(ApiError, _api_error)
     app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(SQLAlchemyError, _database_error)
     app.register_error_handler(Exception, _unexpected)

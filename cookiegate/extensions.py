@@ -32,12 +32,12 @@ limiter = RateLimiter()
 
 @event.listens_for(Engine, "connect")
 def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
-    """WAL so readers never wait for the writer; FULL so an acknowledged commit is on disk."""
+    """WAL so readers never wait for the writer; FULL so an acknowledged commit is on disk.
+    The busy timeout is sqlite3's `timeout` (COOKIEGATE_DB_TIMEOUT, see create_app)."""
     if not isinstance(dbapi_connection, sqlite3.Connection):
         return
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=FULL")
-    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()

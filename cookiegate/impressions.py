@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from . import dbutil
+from . import dbutil, outage
 from .extensions import db
 from .models import ImpressionCount, utcnow
 from .visitor import Visitor
@@ -39,3 +39,4 @@ def count_impression(site_id: int, visitor: Visitor, at: dt.datetime | None = No
         count_for_statistics(site_id, visitor.location.country, visitor.device.device_type, at)
     if commit:
         db.session.commit()
+        outage.committed()

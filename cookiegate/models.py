@@ -174,7 +174,6 @@ class ConsentRecord(db.Model):
     __tablename__ = "consent_records"
     __table_args__ = (
         UniqueConstraint("site_id", "seq"),
-        UniqueConstraint("site_id", "idempotency_hash"),
         # purge's range scan: per site, oldest first; tombstones (no time) fall out of it.
         Index("ix_consent_records_site_id_created_at", "site_id", "created_at"),
     )
@@ -201,8 +200,6 @@ class ConsentRecord(db.Model):
     is_bot: Mapped[Optional[bool]] = mapped_column(Boolean, default=False)
     # Hash of the banner snapshot (texts and categories) the visitor was shown.
     banner_hash: Mapped[Optional[str]] = mapped_column(String(64), default="")
-    # SHA-256 of the client's Idempotency-Key, never the key itself.
-    idempotency_hash: Mapped[Optional[str]] = mapped_column(String(64))
     # proof/ledger.py: hash of the personal fields, and of (previous chain hash, seq, payload hash).
     payload_hash: Mapped[str] = mapped_column(String(64))
     chain_hash: Mapped[str] = mapped_column(String(64))
@@ -211,10 +208,14 @@ class ConsentRecord(db.Model):
 
 
 class ConsentRevocation(db.Model):
-    """Tokens of this consent issued up to `revoked_at` no longer count (withdrawal, erasure).
+    """Tokens of this consent up to the site's log position `up_to_seq` no longer count (withdrawal, erasure).
 
-    The consent is named by proof.ledger.consent_hash(consent_id), so an erased consent id
-    is not kept here either.
+    The consent is named by proof.ledger.consent_hash(consent_id), so an erased consent id is
+    not kept here either. Ordered by the site's sequence, which the database hands out, never by
+    clocks: a consent given after the withdrawal has a higher seq, whatever the app servers'
+    clocks say. `revoked_at` only bounds how long the entry is kept (no token outlives the
+    consent lifetime). Rows written before seq ordering have no `up_to_seq` and fall back to
+    comparing times.
     """
 
     __tablename__ = "consent_revocations"
@@ -224,6 +225,29 @@ class ConsentRevocation(db.Model):
     consent_hash: Mapped[str] = mapped_column(String(64), index=True)
     revoked_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     reason: Mapped[str] = mapped_column(String(16))
+    up_to_seq: Mapped[Optional[int]] = mapped_column(BigId)
+
+
+class IdempotencyKey(db.Model):
+    """A client's retry key and the answer it was given, kept 24 hours (IDEMPOTENCY_TTL in consents.py).
+
+    `key_hash` is SHA-256 over the endpoint, the consent id (withdrawals) and the key, never the
+    key itself; `body_hash` fingerprints the request body, so the same key with another body is
+    refused instead of answered with someone else's consent. `answer` holds what re-signs the very
+    same token (no token is stored). Written in the transaction of the record it answers for.
+    """
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("site_id", "key_hash"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), index=True)
+    key_hash: Mapped[str] = mapped_column(String(64))
+    body_hash: Mapped[str] = mapped_column(String(64))
+    # So erasing a visitor can drop their pending keys too.
+    consent_id: Mapped[str] = mapped_column(String(32), index=True)
+    answer: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 
 class LogCheckpoint(db.Model):

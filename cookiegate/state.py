@@ -5,6 +5,11 @@ apart (30 by default, 60 at most), so a policy bump, a withdrawal or an
 erasure made in any process counts in every process within a minute, while
 the decision endpoint itself reads nothing from the database.
 Nothing here must be shared between processes: the database is the truth.
+
+Stale if error: when a refresh fails because the database is unavailable, the
+last state read keeps being served (for up to STALE_LIMIT, 24 hours) and the
+refresh is retried every RETRY_AFTER_SECONDS, so the gate and the banner config
+survive an outage; only a site this process never loaded answers 503.
 """
 from __future__ import annotations
 
@@ -16,9 +21,11 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from flask import Flask, current_app
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import selectinload
 
+from . import outage
 from .extensions import db
 from .models import ConsentRevocation, Service, Site, utcnow
 from .proof.ledger import consent_hash
@@ -29,6 +36,19 @@ from .tokens import to_ms
 # Revocations are re-read with this overlap, so one committed late (or stamped
 # by a machine whose clock is a little behind) is still seen.
 REVOCATION_OVERLAP = dt.timedelta(minutes=2)
+# How long the last state read may be served while the database cannot be read.
+STALE_LIMIT = 24 * 3600.0
+
+
+def _unavailable(error: SQLAlchemyError) -> Optional[str]:
+    """The outage's reason (after rolling the session back), or None when the error is a bug."""
+    reason = outage.unavailable_reason(error)
+    if reason is not None:
+        try:
+            db.session.rollback()
+        except SQLAlchemyError:
+            pass
+    return reason
 
 
 @dataclass(frozen=True)
@@ -94,7 +114,8 @@ class SiteStates:
 
     def __init__(self, ttl: float):
         self.ttl = ttl
-        self._entries: dict[str, tuple[float, Optional[SiteState]]] = {}
+        # key -> (fresh until, state or None for an unknown key, when it was read); monotonic seconds
+        self._entries: dict[str, tuple[float, Optional[SiteState], float]] = {}
         self._lock = threading.Lock()
 
     def get(self, key: str) -> Optional[SiteState]:
@@ -102,11 +123,19 @@ class SiteStates:
             return None
         entry = self._entries.get(key)
         now = time.monotonic()
-        if entry is not None and now - entry[0] < self.ttl:
+        if entry is not None and now < entry[0]:
             return entry[1]
         with self._lock:
-            state = self._load(key)
-            self._entries[key] = (now, state)
+            try:
+                state = self._load(key)
+            except SQLAlchemyError as error:
+                reason = _unavailable(error)
+                if reason is None or entry is None or now - entry[2] > STALE_LIMIT:
+                    raise
+                outage.current().served_stale(reason)
+                self._entries[key] = (now + outage.RETRY_AFTER_SECONDS, entry[1], entry[2])
+                return entry[1]
+            self._entries[key] = (now + self.ttl, state, now)
             if len(self._entries) > 10_000:  # unknown keys must not grow memory without bound
                 self._entries = {k: v for k, v in self._entries.items() if v[1] is not None}
         return state
@@ -132,42 +161,75 @@ class SiteStates:
 
 
 class Revocations:
-    """consent hash -> the latest moment (ms) up to which that consent's tokens no longer count.
+    """consent hash -> (site log position, time) up to which that consent's tokens no longer count.
 
     Keyed by proof.ledger.consent_hash, as the table is: an erased consent's id is kept nowhere.
+    Kept only as long as a revoked token could still be presented: entries older than the longest
+    consent lifetime of any site are dropped (such tokens answer `expired` anyway).
     """
 
     def __init__(self, ttl: float):
         self.ttl = ttl
-        self._revoked: dict[str, int] = {}
+        self._revoked: dict[str, tuple[Optional[int], int]] = {}
         self._loaded_at: Optional[float] = None
+        self._fresh_until = 0.0
         self._since: Optional[dt.datetime] = None
         self._lock = threading.Lock()
 
-    def revoked_until(self, consent_id: str) -> Optional[int]:
-        loaded_at = self._loaded_at
-        if loaded_at is None or time.monotonic() - loaded_at >= self.ttl:
+    def revoked(self, consent_id: str) -> Optional[tuple[Optional[int], int]]:
+        """(up to seq or None, revoked at in ms) for this consent id, or None."""
+        if time.monotonic() >= self._fresh_until:
             self.refresh()
         return self._revoked.get(consent_hash(consent_id))
 
-    def note(self, consent_id: str, revoked_at: dt.datetime) -> None:
+    def note(self, consent_id: str, up_to_seq: Optional[int], revoked_at: dt.datetime) -> None:
         """Count a revocation made by this process at once, without waiting for the refresh."""
-        self._remember(consent_hash(consent_id), to_ms(revoked_at))
+        self._remember(consent_hash(consent_id), up_to_seq, to_ms(revoked_at))
 
-    def _remember(self, digest: str, revoked_ms: int) -> None:
-        if revoked_ms > self._revoked.get(digest, 0):
-            self._revoked[digest] = revoked_ms
+    def _remember(self, digest: str, up_to_seq: Optional[int], revoked_ms: int) -> None:
+        known = self._revoked.get(digest)
+        if known is not None:
+            seqs = [s for s in (known[0], up_to_seq) if s is not None]
+            up_to_seq, revoked_ms = (max(seqs) if seqs else None), max(known[1], revoked_ms)
+        self._revoked[digest] = (up_to_seq, revoked_ms)
+
+    def __len__(self) -> int:
+        return len(self._revoked)
 
     def refresh(self) -> None:
         with self._lock:
-            started = utcnow()
-            query = select(ConsentRevocation.consent_hash, ConsentRevocation.revoked_at)
-            if self._since is not None:
-                query = query.where(ConsentRevocation.revoked_at >= self._since)
-            for digest, revoked_at in db.session.execute(query):
-                self._remember(digest, to_ms(revoked_at))
-            self._since = started - REVOCATION_OVERLAP
-            self._loaded_at = time.monotonic()
+            now = time.monotonic()
+            if now < self._fresh_until:
+                return  # another thread refreshed meanwhile
+            try:
+                self._refresh()
+            except SQLAlchemyError as error:
+                reason = _unavailable(error)
+                stale_for = now - self._loaded_at if self._loaded_at is not None else None
+                if reason is None or stale_for is None or stale_for > STALE_LIMIT:
+                    raise
+                outage.current().served_stale(reason)
+                self._fresh_until = now + outage.RETRY_AFTER_SECONDS
+                return
+            self._loaded_at = now
+            self._fresh_until = now + self.ttl
+
+    def _refresh(self) -> None:
+        started = utcnow()
+        longest_days = db.session.execute(select(func.max(Site.consent_lifetime_days))).scalar() or 0
+        oldest = started - dt.timedelta(days=longest_days) - REVOCATION_OVERLAP
+        since = oldest if self._since is None else max(self._since, oldest)
+        query = select(ConsentRevocation.consent_hash, ConsentRevocation.up_to_seq, ConsentRevocation.revoked_at).where(
+            ConsentRevocation.revoked_at >= since
+        )
+        rows = db.session.execute(query).all()
+        # Drop what no unexpired token can be affected by any more.
+        oldest_ms = to_ms(oldest)
+        if any(revoked_ms < oldest_ms for _, revoked_ms in self._revoked.values()):
+            self._revoked = {k: v for k, v in self._revoked.items() if v[1] >= oldest_ms}
+        for digest, up_to_seq, revoked_at in rows:
+            self._remember(digest, up_to_seq, to_ms(revoked_at))
+        self._since = started - REVOCATION_OVERLAP
 
 
 @dataclass
@@ -176,6 +238,8 @@ class ProcessState:
     revocations: Revocations
     # Banner snapshots this process knows are stored.
     stored_snapshots: set[str] = field(default_factory=set)
+    # When this process next deletes expired idempotency keys (monotonic seconds).
+    next_key_cleanup: float = 0.0
 
 
 def init_app(app: Flask) -> None:

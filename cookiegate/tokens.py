@@ -26,6 +26,9 @@ class ConsentToken:
     granted: frozenset[str]
     issued_ms: int
     withdrawn: bool = False
+    # The record's position in the site's log: withdrawals are ordered by it, never by clocks.
+    # None only in tokens issued before it was added.
+    seq: Optional[int] = None
 
 
 def to_ms(moment: dt.datetime) -> int:
@@ -76,6 +79,8 @@ class TokenSigner:
             "g": sorted(token.granted),
             "t": token.issued_ms,
         }
+        if token.seq is not None:
+            payload["q"] = token.seq
         if token.withdrawn:
             payload["w"] = 1
         return self._serializer.dumps(payload)
@@ -96,6 +101,7 @@ class TokenSigner:
                 granted=frozenset(payload["g"]),
                 issued_ms=payload["t"],
                 withdrawn=bool(payload.get("w")),
+                seq=payload.get("q"),
             )
         except (KeyError, TypeError):
             return None
@@ -104,6 +110,7 @@ class TokenSigner:
             and isinstance(token.site_key, str)
             and type(token.policy_version) is int
             and type(token.issued_ms) is int
+            and (token.seq is None or type(token.seq) is int)
             and all(isinstance(g, str) for g in token.granted)
         ):
             return None

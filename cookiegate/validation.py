@@ -8,6 +8,11 @@ from urllib.parse import urlsplit, urlunsplit
 
 from .errors import ApiError
 
+try:  # gunicorn's body reader raises these for a malformed chunked body (InvalidChunkSize, ...)
+    from gunicorn.http.errors import ParseException as _ServerBodyError
+except ImportError:  # pragma: no cover - another WSGI server
+    _ServerBodyError = ValueError
+
 MAX_BODY_BYTES = 4096
 MAX_URL_LENGTH = 2048
 MAX_IDEMPOTENCY_KEY = 200
@@ -26,7 +31,11 @@ def _reject_constant(name: str) -> Any:
 
 def read_body(request) -> bytes:
     """The request body, at most MAX_BODY_BYTES; bigger bodies are refused before they are read whole."""
-    data = request.get_data(cache=False)
+    try:
+        data = request.get_data(cache=False)
+    except (_ServerBodyError, OSError, ValueError):
+        # A broken chunked encoding or a body cut short: the client's fault, not ours.
+        raise invalid("The request body could not be read (malformed chunked encoding or cut short).", "invalid_body", 400) from None
     if len(data) > MAX_BODY_BYTES:
         raise invalid("The request body is larger than 4 KiB.", "payload_too_large", 413)
     return data
@@ -49,11 +58,11 @@ def parse_json_object(raw: bytes, *, allow_empty: bool = False) -> dict[str, Any
 
 
 def text_field(body: dict, name: str, *, max_length: int, required: bool = False, default: str = "") -> str:
-    value = body.get(name)
-    if value is None:
+    if name not in body:
         if required:
             raise invalid(f"'{name}' is required.")
         return default
+    value = body[name]
     if not isinstance(value, str):
         raise invalid(f"'{name}' must be a string.")
     if len(value) > max_length:
@@ -64,9 +73,8 @@ def text_field(body: dict, name: str, *, max_length: int, required: bool = False
 
 
 def bool_field(body: dict, name: str, *, default: bool = False) -> bool:
+    # null is refused like any other non-boolean: the API description says true or false.
     value = body.get(name, default)
-    if value is None:
-        return default
     if not isinstance(value, bool):
         raise invalid(f"'{name}' must be true or false.")
     return value

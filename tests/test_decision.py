@@ -186,3 +186,44 @@ def test_state_refresh_interval_cannot_exceed_a_minute(make_app):
 def test_decision_is_never_cached_by_browsers_or_proxies(client, site):
     response = client.get(f"/api/v1/sites/{site.key}/decision")
     assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_clock_skew_between_servers_cannot_keep_a_fresh_consent_withdrawn(make_app, app, site, monkeypatch):
+    """The withdrawal is stamped by a server 2 s ahead; a consent given right after on another still counts."""
+    import datetime as dt
+
+    from cookiegate import consents
+    from cookiegate.models import utcnow
+
+    fast_server = app.test_client()
+    other_server = make_app(COOKIEGATE_STATE_TTL=0).test_client()
+    first = post_consent(other_server, site.key).get_json()
+    monkeypatch.setattr(consents, "utcnow", lambda: utcnow() + dt.timedelta(seconds=2))
+    withdrawn = fast_server.post(
+        f"/api/v1/sites/{site.key}/consents/{first['consent_id']}/withdraw",
+        data=json.dumps({"token": first["token"]}),
+        headers={"Origin": "https://shop.example.dk"},
+    ).get_json()
+    monkeypatch.undo()
+    again = post_consent(other_server, site.key, consent_body(token=withdrawn["token"], method="accept_all", choices=None)).get_json()
+    assert again["consent_id"] == first["consent_id"]
+    assert decision(other_server, site.key, again["token"])["status"] == "given"
+    assert decision(fast_server, site.key, again["token"])["status"] == "given"
+    assert decision(other_server, site.key, first["token"])["status"] == "withdrawn"
+
+
+def test_the_revocation_list_keeps_only_what_an_unexpired_token_could_need(app, site):
+    import datetime as dt
+
+    from cookiegate.models import ConsentRevocation, utcnow
+    from cookiegate.state import Revocations
+
+    now = utcnow()
+    for i, age in enumerate((400, 366, 364, 0)):  # days; the site's consents live 365
+        db.session.add(ConsentRevocation(site_id=site.id, consent_id=f"c{i}", revoked_at=now - dt.timedelta(days=age), reason="withdraw", up_to_seq=i))
+    db.session.commit()
+    revocations = Revocations(ttl=0)
+    revocations.note("ancient", 1, now - dt.timedelta(days=500))  # noted by this process long ago
+    assert revocations.revoked("c3") == (3, revocations.revoked("c3")[1])
+    assert len(revocations) == 2
+    assert revocations.revoked("c0") is None and revocations.revoked("ancient") is None

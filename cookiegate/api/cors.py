@@ -45,6 +45,6 @@ def add_cors_headers(response: Response) -> Response:
         response.headers["Vary"] = "Origin" if "Vary" not in response.headers else response.headers["Vary"] + ", Origin"
         if state.allows_origin(origin):
             response.headers["Access-Control-Allow-Origin"] = origin
-            response.headers["Access-Control-Expose-Headers"] = "Retry-After, ETag"
+            response.headers["Access-Control-Expose-Headers"] = "Retry-After, ETag, Idempotent-Replayed"
     return response
 

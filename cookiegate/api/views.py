@@ -7,7 +7,7 @@ from flask import Response, current_app, g, jsonify, request
 
 from .. import visitor
 from ..compression import respond
-from ..consents import answer, record_consent, validate_consent, withdraw_consent
+from ..consents import answer, idempotency_claim, record_consent, validate_consent, withdraw_consent
 from ..decision import decision_json
 from ..errors import ApiError
 from ..extensions import db, limiter
@@ -62,7 +62,12 @@ def post_consent(site_key: str) -> Response:
     body = parse_json_object(read_body(request))
     key = idempotency_key(request.headers.get("Idempotency-Key"), body)
     consent = validate_consent(g.site, body, signer())
-    recorded = record_consent(process_state(), g.site, consent, visitor.describe(request), signer(), key)
+    claim = idempotency_claim(key, "consents", body)
+    recorded = record_consent(process_state(), g.site, consent, visitor.describe(request), signer(), claim)
+    return _recorded(recorded)
+
+
+def _recorded(recorded) -> Response:
     response = _json(answer(recorded, g.site), 201)
     if not recorded.created:
         response.headers["Idempotent-Replayed"] = "true"
@@ -115,8 +120,9 @@ def post_withdraw(site_key: str, consent_id: str) -> Response:
     # The token may come in the body too, which keeps the request simple (no preflight, no URL).
     token = _visitor_token(consent_id, body)
     key = idempotency_key(request.headers.get("Idempotency-Key"), body)
-    recorded = withdraw_consent(process_state(), g.site, token, body, visitor.describe(request), signer(), key)
-    return _json(answer(recorded, g.site), 201)
+    claim = idempotency_claim(key, "withdraw", body, consent_id)
+    recorded = withdraw_consent(process_state(), g.site, token, body, visitor.describe(request), signer(), claim)
+    return _recorded(recorded)
 
 
 @bp.post("/sites/<site_key>/impressions")
