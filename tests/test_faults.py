@@ -288,3 +288,38 @@ def test_a_programming_error_is_not_mistaken_for_an_outage(app):
         db.session.execute(text("SELEKT 1"))
     db.session.rollback()
     assert unavailable_reason(raised.value) is None
+
+
+@sqlite_only
+def test_stats_api_and_dashboard_answer_503_while_the_database_is_locked(sqlite_file, instance_dir, caplog):
+    from .web_support import login, make_token, make_user
+
+    path, key = sqlite_file
+    app = build(f"sqlite:///{path}", instance_dir)
+    client = app.test_client()
+    with app.app_context():
+        from cookiegate.models import Site
+
+        site = db.session.execute(db.select(Site).where(Site.key == key)).scalar_one()
+        user = make_user("mia@example.dk", sites=[site])
+        headers = {"Authorization": f"Bearer {make_token(user)}"}
+        assert login(client, "mia@example.dk").status_code in (302, 303)
+        assert client.get(f"/api/v1/sites/{key}/stats", headers=headers).status_code == 200
+        # A consent the rollups have not caught up with: the next figures must write them first.
+        assert post_consent(client, key).status_code == 201
+        holder = sqlite3.connect(path, isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+        try:
+            assert_unavailable(client.get(f"/api/v1/sites/{key}/stats", headers=headers))
+            page = client.get(f"/dashboard/{key}/")
+            assert page.status_code == 503 and page.mimetype == "text/html"
+            assert 1 <= int(page.headers["Retry-After"]) <= 60
+            assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        assert client.get(f"/api/v1/sites/{key}/stats", headers=headers).status_code == 200
+        assert client.get(f"/dashboard/{key}/").status_code == 200
+        assert_no_tracebacks(caplog)
+        db.session.remove()
+        db.engine.dispose()
