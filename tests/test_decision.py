@@ -216,11 +216,12 @@ def test_the_revocation_list_keeps_only_what_an_unexpired_token_could_need(app, 
     import datetime as dt
 
     from cookiegate.models import ConsentRevocation, utcnow
+    from cookiegate.proof.ledger import consent_hash
     from cookiegate.state import Revocations
 
     now = utcnow()
     for i, age in enumerate((400, 366, 364, 0)):  # days; the site's consents live 365
-        db.session.add(ConsentRevocation(site_id=site.id, consent_id=f"c{i}", revoked_at=now - dt.timedelta(days=age), reason="withdraw", up_to_seq=i))
+        db.session.add(ConsentRevocation(site_id=site.id, consent_hash=consent_hash(f"c{i}"), revoked_at=now - dt.timedelta(days=age), reason="withdraw", up_to_seq=i))
     db.session.commit()
     revocations = Revocations(ttl=0)
     revocations.note("ancient", 1, now - dt.timedelta(days=500))  # noted by this process long ago

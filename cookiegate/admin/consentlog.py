@@ -1,7 +1,7 @@
 """The consent log as the console shows it: find a consent by id, its receipt, export and erase
 (both audited), and the state of the log (verify-log, checkpoints).
 
-The proof-log operations themselves live in cookiegate.proof (issue 13); this module only
+The proof-log operations themselves live in cookiegate.proof; this module only
 shapes them for the console and names every action in the audit trail.
 """
 from __future__ import annotations
@@ -12,7 +12,13 @@ from typing import Any, Optional
 from sqlalchemy import select
 
 from ..extensions import db
-from ..models import ConsentRecord, Site
+from ..models import ConsentRecord, ConsentRevocation, Site
+from ..proof.checkpoints import latest
+from ..proof.keys import CheckpointKeyError, checkpoint_keys
+from ..proof.ledger import consent_hash
+from ..proof.receipt import receipt
+from ..proof.removal import erase as proof_erase
+from ..proof.verify import verify_log
 from . import audit
 
 CONSENT_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -37,12 +43,6 @@ def records(site: Site, consent_id: str) -> list[ConsentRecord]:
 def erased(site: Site, consent_id: str) -> bool:
     """Whether this consent was erased: its tombstones keep no consent id (so no record can be
     shown for it), but the revocation that answers its tokens names it by hash."""
-    try:
-        from ..proof.ledger import consent_hash
-    except ImportError:
-        return False
-    from ..models import ConsentRevocation
-
     return db.session.execute(
         select(ConsentRevocation.id).where(
             ConsentRevocation.site_id == site.id, ConsentRevocation.consent_hash == consent_hash(consent_id),
@@ -51,59 +51,23 @@ def erased(site: Site, consent_id: str) -> bool:
     ).first() is not None
 
 
-def receipt(site: Site, consent_id: str) -> Optional[dict[str, Any]]:
-    try:
-        from ..proof.receipt import receipt as proof_receipt
-    except ImportError:  # before the proof log: the visitor's own proof of consent
-        from ..consents import proof_of_consent
-
-        return proof_of_consent(site.id, site.key, consent_id)
-    return proof_receipt(site, consent_id)
-
-
-def _consent_ref(consent_id: str) -> dict[str, str]:
-    # The trail names a consent by its hash, never by the id itself (the id is the visitor's).
-    try:
-        from ..proof.ledger import consent_hash
-    except ImportError:
-        import hashlib
-
-        return {"consent_hash": hashlib.sha256(consent_id.encode()).hexdigest()}
-    return {"consent_hash": consent_hash(consent_id)}
-
-
 def export(site: Site, consent_id: str, actor: str) -> Optional[dict[str, Any]]:
     """The receipt, with the export in the audit trail; None when nothing is held. The caller commits."""
     document = receipt(site, consent_id)
     if document is None:
         return None
-    audit.record(actor, "consent.export", site, **_consent_ref(consent_id))
+    # The trail names a consent by its hash, never by the id itself (the id is the visitor's).
+    audit.record(actor, "consent.export", site, consent_hash=consent_hash(consent_id))
     return document
-
-
-def erase_available() -> bool:
-    try:
-        from ..proof.removal import erase  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 def erase(site: Site, consent_id: str, actor: str) -> int:
     """Tombstone the consent's records and revoke its tokens (audited by the proof log). The caller commits."""
-    from ..proof.removal import erase as proof_erase
-
     return proof_erase(site, consent_id, actor)
 
 
-def log_status(site: Site) -> Optional[dict[str, Any]]:
-    """verify-log's verdict for this site and its latest checkpoint; None before the proof log exists."""
-    try:
-        from ..proof.checkpoints import latest
-        from ..proof.keys import CheckpointKeyError, checkpoint_keys
-        from ..proof.verify import verify_log
-    except ImportError:
-        return None
+def log_status(site: Site) -> dict[str, Any]:
+    """verify-log's verdict for this site and its latest checkpoint."""
     status: dict[str, Any] = {"checkpoint": latest(site.id, site.key)}
     try:
         keys = checkpoint_keys()

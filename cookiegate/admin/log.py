@@ -18,7 +18,7 @@ def consents(site_key: str) -> Response:
     raw = request.args.get("consent_id", "")
     consent_id = consentlog.normalise_id(raw)
     context = {"site": site, "query": raw, "consent_id": consent_id, "records": [], "receipt": None,
-               "log_status": consentlog.log_status(site), "erase_available": consentlog.erase_available()}
+               "log_status": consentlog.log_status(site)}
     status = 200
     if raw and consent_id is None:
         context["errors"] = {"consent_id": "A consent id is 32 letters and digits (0-9, a-f)."}
@@ -50,7 +50,7 @@ def export(site_key: str) -> Response:
 def erase(site_key: str) -> Response:
     site = g.site
     consent_id = consentlog.normalise_id(request.form.get("consent_id"))
-    if consent_id is None or not consentlog.erase_available():
+    if consent_id is None:
         flash("flash.no_consent", "error")
         return redirect(url_for("admin.consents", site_key=site_key), 303)
     if request.form.get("confirm") != "yes":

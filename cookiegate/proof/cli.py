@@ -154,7 +154,8 @@ def erase_command(site_key, consent_id):
         db.session.rollback()
         raise click.ClickException(f"no records held for consent {consent_id!r} on site {site.key} (erased already, purged, or a typo?)")
     db.session.commit()
-    process_state().revocations.note(consent_id, dt.datetime.now(dt.timezone.utc))
+    # This process at once; the stored revocation (ordered by seq) reaches every process within the state TTL.
+    process_state().revocations.note(consent_id, None, dt.datetime.now(dt.timezone.utc))
     click.echo(f"Erased {emptied} record(s) of that consent on {site.key}; its tokens now answer 'withdrawn' "
                f"(every server process within 60 s). Audit entry names it as {consent_hash(consent_id)[:16]}….")
 

@@ -41,8 +41,6 @@ PAYLOAD_FIELDS = (
     "is_bot",
     "banner_hash",
 )
-# Also removed with the payload: not hashed (a client's retry key), but tied to the visitor.
-UNHASHED_PERSONAL_FIELDS = ("idempotency_hash",)
 CREATED_AT = PAYLOAD_FIELDS.index("created_at")
 
 _encoder = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)

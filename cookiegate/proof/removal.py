@@ -17,8 +17,9 @@ from sqlalchemy import and_, delete, func, select, update
 
 from .. import audit_trail
 from ..extensions import db
-from ..models import ConsentRecord, ConsentRevocation, Site, utcnow
-from .ledger import PAYLOAD_FIELDS, UNHASHED_PERSONAL_FIELDS, consent_hash
+from ..consents import KEY_CLEANUP_BATCH, expire_idempotency_keys
+from ..models import ConsentRecord, ConsentRevocation, IdempotencyKey, Site, utcnow
+from .ledger import PAYLOAD_FIELDS, consent_hash
 
 PURGE_BATCH = 1000
 # After each batch purge rests this multiple of the time the batch took, so consent writes
@@ -26,7 +27,7 @@ PURGE_BATCH = 1000
 PURGE_REST = 1.0
 _records = ConsentRecord.__table__
 # Everything about the visitor goes; seq, payload_hash and chain_hash stay.
-EMPTIED = {name: None for name in (*PAYLOAD_FIELDS, *UNHASHED_PERSONAL_FIELDS)}
+EMPTIED = {name: None for name in PAYLOAD_FIELDS}
 
 
 def _catch_up_statistics(site: Site) -> None:
@@ -46,26 +47,23 @@ def erase(site: Site, consent_id: str, actor: str, now: Optional[dt.datetime] = 
     """
     _catch_up_statistics(site)
     now = now or utcnow()
-    emptied = db.session.execute(
-        update(_records)
-        .where(_records.c.site_id == site.id, _records.c.consent_id == consent_id)
-        .values(removed="erased", **EMPTIED)
-    ).rowcount
-    if not emptied:
+    of_this_consent = and_(_records.c.site_id == site.id, _records.c.consent_id == consent_id)
+    # Every token of this consent names one of its records' seq: revoking up to the last one
+    # orders the erasure by the log, not by clocks (a consent given again later still counts).
+    up_to_seq = db.session.execute(select(func.max(_records.c.seq)).where(of_this_consent)).scalar()
+    if up_to_seq is None:
         return 0
+    emptied = db.session.execute(update(_records).where(of_this_consent).values(removed="erased", **EMPTIED)).rowcount
     digest = consent_hash(consent_id)
     db.session.execute(
-        ConsentRevocation.__table__.insert().values(site_id=site.id, consent_hash=digest, revoked_at=now, reason="erase")
+        ConsentRevocation.__table__.insert().values(
+            site_id=site.id, consent_hash=digest, revoked_at=now, reason="erase", up_to_seq=up_to_seq
+        )
     )
-    for erase_hook in ERASE_HOOKS:
-        erase_hook(site, consent_id)
+    # Retry keys kept for 24 h name the consent id and hold its answer: they go with it.
+    db.session.execute(delete(IdempotencyKey).where(IdempotencyKey.site_id == site.id, IdempotencyKey.consent_id == consent_id))
     audit_trail.record(actor, "consent.erase", site=site, consent_hash=digest, records=emptied)
     return emptied
-
-
-# Other areas that keep something tied to a consent id register a function(site, consent_id)
-# here that removes it in the same transaction (for example stored idempotent answers).
-ERASE_HOOKS: list[Callable[[Site, str], None]] = []
 
 
 def purge_cutoff(site: Site, as_of: dt.date) -> dt.datetime:
@@ -89,6 +87,7 @@ class PurgeResult:
     cutoff: dt.datetime
     purged: int = 0
     revocations: int = 0
+    idempotency_keys: int = 0
 
 
 def purge_site(
@@ -124,6 +123,12 @@ def purge_site(
     result.revocations = db.session.execute(
         delete(ConsentRevocation).where(ConsentRevocation.site_id == site.id, ConsentRevocation.revoked_at < revocation_cutoff)
     ).rowcount
+    # Retry keys past their 24 hours, of every site (consent writes also drop them now and then).
+    while True:
+        expired = expire_idempotency_keys()
+        result.idempotency_keys += expired
+        if expired < KEY_CLEANUP_BATCH:
+            break
     if result.purged or result.revocations:
         audit_trail.record(
             actor, "log.purge", site=site, records=result.purged, revocations=result.revocations,

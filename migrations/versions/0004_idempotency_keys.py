@@ -7,13 +7,13 @@ Revocations gain up_to_seq, the site's log position up to which a consent's toke
 for rows written before, it is the withdrawal record's own seq.
 
 Revision ID: 0004_idempotency_keys
-Revises: 0003_stats_rollups
+Revises: 0006_site_audits
 """
 from alembic import op
 import sqlalchemy as sa
 
 revision = "0004_idempotency_keys"
-down_revision = "0003_stats_rollups"
+down_revision = "0006_site_audits"
 branch_labels = None
 depends_on = None
 

@@ -157,23 +157,19 @@ def test_an_administrator_sets_up_a_site_and_answers_an_erasure_request(admin_pa
     assert page.locator("[data-records] tbody tr").count() == 1
     assert "https://fjordkaffe.dk/kaffe" in page.locator("[data-records]").inner_text()
     check(page, shots, "09-consent")
-    if consentlog.erase_available():
-        page.click("[data-action=erase]")
-        check(page, shots, "10-erase-confirm")
-        page.click("[data-action=confirm]")
-        page.locator("[data-flash=done]").wait_for()
-        # Tombstones keep no consent id, so the consent is found only as erased, with nothing of it shown.
-        assert page.locator("[data-consent] [data-erased]").count() == 1
-        assert page.locator("[data-records]").count() == 0
-        assert "kaffe" not in page.locator("[data-consent]").inner_text()
-    else:  # before the proof log (issue 13) there is nothing to erase with, and no button offers it
-        assert page.locator("[data-action=erase]").count() == 0
+    page.click("[data-action=erase]")
+    check(page, shots, "10-erase-confirm")
+    page.click("[data-action=confirm]")
+    page.locator("[data-flash=done]").wait_for()
+    # Tombstones keep no consent id, so the consent is found only as erased, with nothing of it shown.
+    assert page.locator("[data-consent] [data-erased]").count() == 1
+    assert page.locator("[data-records]").count() == 0
+    assert "kaffe" not in page.locator("[data-consent]").inner_text()
 
     # Read the audit trail: every step above, by this administrator.
     page.goto(f"{service}/admin/sites/{key}/audit")
     actions = page.locator("tr[data-action]").evaluate_all("rows => rows.map(r => r.dataset.action)")
-    expected = ["site.create", "service.create", "cookie.create", "site.texts", "site.bump_policy"]
-    expected += ["consent.erase"] if consentlog.erase_available() else []
+    expected = ["site.create", "service.create", "cookie.create", "site.texts", "site.bump_policy", "consent.erase"]
     for action in expected:
         assert action in actions, action
     assert page.locator("tr[data-action='site.texts']").first.inner_text().count(ADMIN) == 1

@@ -8,8 +8,8 @@ Revocations name the consent by its SHA-256, so an erased consent id is not kept
 
 Downgrade is lossy: tombstones are dropped and revocations cannot get their consent ids back.
 
-Revision ID: 0004_proof_log
-Revises: 0006_site_audits
+Revision ID: 0005_proof_log
+Revises: 0004_idempotency_keys
 """
 import datetime as dt
 import hashlib
@@ -17,8 +17,8 @@ import hashlib
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004_proof_log"
-down_revision = "0006_site_audits"
+revision = "0005_proof_log"
+down_revision = "0004_idempotency_keys"
 branch_labels = None
 depends_on = None
 
