@@ -93,7 +93,7 @@ def test_every_answer_of_the_consent_path_is_described(client, site, make_app, r
     assert conforms(client.get(f"{base}/decision", headers=token), f"{base}/decision")["status"] == "given"
     conforms(client.get(f"{base}/decision?token=forged"), f"{base}/decision")
     proof = f"{base}/consents/{given['consent_id']}"
-    assert conforms(client.get(proof, headers=token), proof)["records"]
+    assert conforms(client.get(proof, headers=token), proof)["events"]
     conforms(client.get(proof), proof)
     conforms(client.get(f"{base}/consents/{'0' * 32}", headers=token), proof)
     withdraw = f"{proof}/withdraw"
