@@ -33,6 +33,33 @@ def client_key() -> str:
     return hmac.new(secret, b"ratelimit:" + address, hashlib.sha256).hexdigest()[:24]
 
 
+class LazyMemoryStorage(MemoryStorage):
+    """limits' MemoryStorage without its expiry timer thread.
+
+    The stock store starts a new threading.Timer on every write that comes more than 10 ms
+    after the previous one: profiled, that thread start was about a quarter of a consent
+    POST's time under load. Counters are expired on read anyway (`get`), so pruning the
+    rest inline at most once a second keeps memory bounded at no per-request cost.
+    """
+
+    PRUNE_EVERY = 1.0
+
+    def __init__(self, uri: Optional[str] = None, **options):
+        super().__init__(uri, **options)
+        self.timer.cancel()
+        self._next_prune = 0.0
+
+    def _MemoryStorage__schedule_expiry(self) -> None:  # replaces the private timer start
+        now = time.monotonic()
+        if now >= self._next_prune:
+            self._next_prune = now + self.PRUNE_EVERY
+            self._MemoryStorage__expire_events()
+
+
+def _storage(uri: str) -> Storage:
+    return LazyMemoryStorage() if uri.startswith("memory://") else storage_from_string(uri)
+
+
 @dataclass
 class _Bound:
     primary: FixedWindowRateLimiter
@@ -44,8 +71,8 @@ class RateLimiter:
     """Created once in extensions.py; each app gets its own store through init_app."""
 
     def init_app(self, app: Flask) -> None:
-        storage: Storage = storage_from_string(app.config["COOKIEGATE_RATELIMIT_STORAGE"])
-        app.extensions["cookiegate.ratelimit"] = _Bound(FixedWindowRateLimiter(storage), FixedWindowRateLimiter(MemoryStorage()))
+        storage = _storage(app.config["COOKIEGATE_RATELIMIT_STORAGE"])
+        app.extensions["cookiegate.ratelimit"] = _Bound(FixedWindowRateLimiter(storage), FixedWindowRateLimiter(LazyMemoryStorage()))
 
     def limit(self, setting: str = "COOKIEGATE_RATELIMIT") -> Callable:
         def decorator(view: Callable) -> Callable:

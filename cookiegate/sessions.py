@@ -9,11 +9,18 @@ from flask import request
 from flask.sessions import SecureCookieSessionInterface
 
 
+SESSIONLESS_PREFIXES = ("/api/", "/banner/")
+
+
 class SessionOnDemand(SecureCookieSessionInterface):
     def get_cookie_secure(self, app) -> bool:
         return bool(app.config["SESSION_COOKIE_SECURE"]) or request.is_secure
 
     def open_session(self, app, request):
         if "HTTP_COOKIE" not in request.environ or self.get_cookie_name(app) not in request.cookies:
+            # The public API and the banner files never start a session: a null session also
+            # skips saving one after the answer (about 10 % of a decision request).
+            if request.path.startswith(SESSIONLESS_PREFIXES):
+                return self.null_session_class()
             return self.session_class()
         return super().open_session(app, request)
