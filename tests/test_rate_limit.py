@@ -76,3 +76,30 @@ def test_reading_endpoints_are_not_rate_limited(make_app, app, site):
     for _ in range(5):
         assert limited.get(f"/api/v1/sites/{site.key}/decision").status_code == 200
         assert limited.get(f"/api/v1/sites/{site.key}/config").status_code == 200
+
+
+def test_the_in_memory_store_starts_no_thread_per_write_and_still_expires_counters():
+    import threading
+    import time
+
+    from limits import parse
+    from limits.strategies import FixedWindowRateLimiter
+
+    from cookiegate.ratelimit import LazyMemoryStorage
+
+    storage = LazyMemoryStorage()
+    limiter, rule = FixedWindowRateLimiter(storage), parse("3 per second")
+    time.sleep(0.05)  # the parent's constructor starts (and we cancel) one timer
+    threads = threading.active_count()
+    seen = set()
+    for i in range(200):
+        limiter.hit(rule, "client", str(i))
+        seen.add(threading.active_count())  # the stock store has a fresh 10 ms timer thread alive here
+        time.sleep(0.0005 if i % 50 else 0.02)
+    assert seen == {threads}
+    assert [limiter.hit(rule, "one") for _ in range(4)] == [True, True, True, False]
+    time.sleep(1.1)
+    assert limiter.hit(rule, "one")  # the window passed: counted afresh
+    storage.PRUNE_EVERY = 0
+    limiter.hit(rule, "another")
+    assert len(storage.storage) <= 2  # expired counters of the 200 clients were dropped
