@@ -114,6 +114,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=40)
     parser.add_argument("--stop-at", type=float, default=10)
     parser.add_argument("--outage", type=float, default=10)
+    parser.add_argument("--keep-log", metavar="FILE", help="copy the server's error log here")
     parser.add_argument("--freeze", action="store_true", help="SIGSTOP the whole cluster instead of stopping it (a hung server)")
     parser.add_argument("--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", "5")))
     args = parser.parse_args()
@@ -171,6 +172,8 @@ def main() -> int:
             keys_stored = connection.execute(text("SELECT count(*) FROM idempotency_keys")).scalar()
         engine.dispose()
         error_log = (Path(workdir) / "error.log").read_text(errors="replace")
+        if args.keep_log:
+            Path(args.keep_log).write_text(error_log)
 
     stored = collections.Counter(stored_ids)
     acknowledged = set(tally.acknowledged.values())

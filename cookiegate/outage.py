@@ -25,9 +25,10 @@ RETRY_AFTER_SECONDS = 5
 _SQLITE_UNAVAILABLE = ("SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_IOERR", "SQLITE_FULL", "SQLITE_READONLY", "SQLITE_CANTOPEN", "SQLITE_PROTOCOL", "SQLITE_NOMEM", "SQLITE_INTERRUPT")
 # PostgreSQL SQLSTATE classes: 08 connection, 53 insufficient resources (disk full, memory,
 # connections), 57 operator intervention (shutdown, statement timeout), 58 system error (I/O),
-# 40 transaction rollback (serialisation, deadlock: retrying helps); 25006 read-only transaction.
+# 40 transaction rollback (serialisation, deadlock: retrying helps); 25006 read-only transaction,
+# 55P03 lock not available (lock_timeout: writes queued on a site row after a frozen server).
 _PG_UNAVAILABLE_CLASSES = ("08", "53", "57", "58", "40")
-_PG_UNAVAILABLE_STATES = ("25006",)
+_PG_UNAVAILABLE_STATES = ("25006", "55P03")
 
 
 def kind_of(reason: str) -> str:

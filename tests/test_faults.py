@@ -323,3 +323,22 @@ def test_stats_api_and_dashboard_answer_503_while_the_database_is_locked(sqlite_
         assert_no_tracebacks(caplog)
         db.session.remove()
         db.engine.dispose()
+
+
+@pytest.mark.skipif(not ON_POSTGRES, reason="PostgreSQL's lock timeout")
+def test_a_write_waiting_past_the_lock_timeout_is_503_not_500(make_app, app, site, caplog):
+    """After a frozen server comes back, writes queue on the site row; one that waits past
+    lock_timeout (SQLSTATE 55P03) is an outage answer, not a bug."""
+    from sqlalchemy import create_engine, text
+
+    slow = make_app(COOKIEGATE_DB_STATEMENT_TIMEOUT=1.0).test_client()
+    holder = create_engine(db.engine.url)
+    try:
+        with holder.connect() as connection:
+            connection.execute(text("SELECT id FROM sites WHERE id = :id FOR UPDATE"), {"id": site.id})
+            assert_unavailable(post_consent(slow, site.key))
+            connection.rollback()
+    finally:
+        holder.dispose()
+    assert post_consent(slow, site.key).status_code == 201
+    assert_no_tracebacks(caplog)
