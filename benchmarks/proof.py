@@ -18,7 +18,9 @@ import argparse
 import datetime as dt
 import json
 import os
+import re
 import resource
+import signal
 import statistics
 import subprocess
 import sys
@@ -141,7 +143,7 @@ def wait(server: Gunicorn, path: str, timeout: float = 180) -> None:
     server.wait(path)
 
 
-def bench_purge(env: dict, site_key: str, wrk: str, seconds: int, connections: int, workdir: Path) -> dict:
+def bench_purge(env: dict, site_key: str, wrk: str, seconds: int, connections: int, workdir: Path, full_purge: bool) -> dict:
     server = Gunicorn("wsgi:app", env, 2, workdir)
     try:
         wait(server, "/healthz")
@@ -155,16 +157,22 @@ def bench_purge(env: dict, site_key: str, wrk: str, seconds: int, connections: i
         run_wrk(wrk, url, post, 2, connections)  # warm up
         before = run_wrk(wrk, url, post, seconds, connections)
         purge = subprocess.Popen([str(BIN / "flask"), "--app", "wsgi", "cookiegate", "purge"], cwd=ROOT,
-                                 env=dict(os.environ, **env), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                                 env=dict(os.environ, **env), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         started = time.perf_counter()
         time.sleep(1)  # purge is counting and under way
         during = run_wrk(wrk, url, post, seconds, connections)
         still_running = purge.poll() is None
-        output, _ = purge.communicate()
+        interrupted = still_running and not full_purge
+        if interrupted:  # purge is made to be interrupted: finished batches stay, a rerun goes on
+            purge.send_signal(signal.SIGINT)
+        output, errors = purge.communicate()
         purge_seconds = time.perf_counter() - started
+        done = re.search(r"(?:purged|Interrupted after) (\d+) record", output + errors)
         after = run_wrk(wrk, url, post, seconds, connections)
         return {"before": before, "during": during, "after": after, "purge_seconds": purge_seconds,
-                "purge_outlasted_load": still_running, "purge_exit": purge.returncode, "purge_output": output}
+                "purge_outlasted_load": still_running, "purge_interrupted": interrupted,
+                "purge_exit": 0 if interrupted and purge.returncode in (1, 130, -signal.SIGINT) else purge.returncode,
+                "purged": int(done.group(1)) if done else 0, "purge_output": output + errors}
     finally:
         server.stop()
 
@@ -181,7 +189,7 @@ def bench_backend(backend: str, args, wrk: str, workdir: Path) -> dict:
         load_seconds = load(env, big, args.records, expired)
         load(env, small, args.records // 10, expired)
         verify = bench_verify(env, big, small, args.rounds)
-        purge = bench_purge(env, big, wrk, args.seconds, args.connections, workdir)
+        purge = bench_purge(env, big, wrk, args.seconds, args.connections, workdir, args.full_purge)
         return {"load_seconds": load_seconds, "verify": verify, "purge": purge}
     finally:
         drop_database(db_name)
@@ -194,6 +202,9 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--backends", default="sqlite,postgres")
+    parser.add_argument("--full-purge", action="store_true",
+                        help="let purge finish (at its default rest that is several minutes per million records) "
+                             "instead of interrupting it once the load window has been measured")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--site", help=argparse.SUPPRESS)
     parser.add_argument("--env", help=argparse.SUPPRESS)
@@ -232,8 +243,13 @@ def main() -> int:
             good = write_ratio >= 0.70 and errors == 0 and not during["socket_errors"] and purge["purge_exit"] == 0
             good &= purge["purge_outlasted_load"]
             failed |= not good
-            print(f"purge       {n:,} records in {purge['purge_seconds']:.0f} s (exit {purge['purge_exit']}, "
-                  f"{'ran through the whole load window' if purge['purge_outlasted_load'] else 'FINISHED BEFORE THE LOAD WINDOW ENDED'})")
+            if purge["purge_interrupted"]:
+                rate = purge["purged"] / purge["purge_seconds"]
+                print(f"purge       {purge['purged']:,} of {n:,} records in {purge['purge_seconds']:.0f} s, then interrupted "
+                      f"(Ctrl-C, as an operator may); at {rate:,.0f} records/s all of them take about {n / max(rate, 1):,.0f} s")
+            else:
+                print(f"purge       {n:,} records in {purge['purge_seconds']:.0f} s (exit {purge['purge_exit']}, "
+                      f"{'ran through the whole load window' if purge['purge_outlasted_load'] else 'FINISHED BEFORE THE LOAD WINDOW ENDED'})")
             print(f"writes      {during['rps']:.0f} req/s during purge vs {baseline:.0f} without "
                   f"(before {purge['before']['rps']:.0f}, after {purge['after']['rps']:.0f}); ratio {write_ratio:4.2f} "
                   f"(budget >= 0.70); non-2xx {errors}; p99 {during['p99_ms']:.0f} ms vs {purge['before']['p99_ms']:.0f} ms  "

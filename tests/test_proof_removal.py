@@ -209,6 +209,22 @@ def test_an_interrupted_purge_keeps_finished_batches_and_the_next_run_finishes(r
     assert run(runner, "verify-log").exit_code == 0
 
 
+def test_an_interrupted_purge_command_counts_the_batches_it_finished(runner, site, monkeypatch):
+    from cookiegate.proof import removal
+
+    now = dt.datetime.now(dt.timezone.utc)
+    old_consents(site, 10, now - 1200 * DAY)
+
+    def ctrl_c_while_resting(seconds):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(removal.time, "sleep", ctrl_c_while_resting)
+    result = run(runner, "purge", "--batch-size", "4")
+    assert result.exit_code == 130
+    assert "Interrupted after 4 record(s)" in result.output
+    assert sum(1 for r in records() if r.removed == "purged") == 4
+
+
 def test_purge_drops_revocations_whose_tokens_have_all_expired(client, runner, site):
     given = post_consent(client, site.key).get_json()
     run(runner, "erase", site.key, given["consent_id"])

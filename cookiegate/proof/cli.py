@@ -195,22 +195,27 @@ def purge_command(dry_run, as_of, batch_size, rest):
         click.echo(f"Dry run: {sum(c for _, c in plan)} record(s) in all; nothing changed.")
         return
     actor = audit_trail.cli_actor()
-    purged_sites, total = [], 0
+    purged_sites = []
+    committed = [0]  # records in finished (committed) batches, the interrupted site's included
+
+    def progress(bar, done: int) -> None:
+        committed[0] += done
+        bar.update(done)
+
     try:
         for site, count in plan:
             if not count:
                 purge_site(site, day, actor, batch=batch_size, rest=rest)  # expired revocations go too
                 continue
             with click.progressbar(length=count, label=f"Purging {site.key}", file=sys.stderr) as bar:
-                result = purge_site(site, day, actor, batch=batch_size, progress=bar.update, rest=rest)
-            total += result.purged
+                result = purge_site(site, day, actor, batch=batch_size, progress=lambda done: progress(bar, done), rest=rest)
             purged_sites.append(site)
             click.echo(f"{site.key}: purged {result.purged} record(s)")
     except KeyboardInterrupt:
         db.session.rollback()
-        click.echo(f"Interrupted after {total} record(s); every finished batch is kept. Run purge again to go on.", err=True)
+        click.echo(f"Interrupted after {committed[0]} record(s); every finished batch is kept. Run purge again to go on.", err=True)
         sys.exit(130)
-    click.echo(f"Purged {total} record(s) in all.")
+    click.echo(f"Purged {committed[0]} record(s) in all.")
     if purged_sites:
         click.echo("Checkpoint after the purge:")
         if not _sign(purged_sites):
