@@ -42,3 +42,39 @@ class Console:
             data["csrf_token"] = self.token()
         return self._request("post", path, data=data, **kwargs)
 
+
+
+def audit_report(url: str = "https://shop.example.dk/", *, leak: str = "_hjSessionUser_1", pages: int = 2) -> dict:
+    """A pre-consent audit report as `cookiegate audit` writes it (report.schema.json), without
+    running a browser: the Google Analytics cookie `_ga` (declared) and `leak` (not declared) set
+    before any choice, nothing after "Reject all", `_ga` and a tag request after "Accept all"."""
+    page_urls = [url] + [f"{url}side-{n}" for n in range(1, pages)]
+
+    def cookie(name: str, category: str, by: str) -> dict:
+        return {"name": name, "host": "shop.example.dk", "page": url, "how": "script", "set_by": "", "category": category,
+                "classified_by": by, "provider": ""}
+
+    def finding(name: str, category: str) -> dict:
+        return {"kind": "cookie", "name": name, "host": "shop.example.dk", "category": category, "page": url}
+
+    def one(name: str, cookies: list, findings: list, requests: list = ()) -> dict:
+        return {"name": name, "verdict": "fail" if findings and name != "accepted" else "pass", "findings": findings,
+                "pages": page_urls, "screenshots": [],
+                "observed": {"cookies": cookies, "storage": [], "requests": list(requests), "tag_requests": [], "iframes": []}}
+
+    ga = cookie("_ga", "statistics", "declaration")
+    tag = {"host": "www.google-analytics.com", "url": "https://www.google-analytics.com/g/collect", "page": url, "count": 1,
+           "types": ["ping"], "category": "statistics", "classified_by": "declaration", "provider": ""}
+    passes = [
+        one("no_choice", [ga, cookie(leak, "unclassified", "none")], [finding("_ga", "statistics"), finding(leak, "unclassified")]),
+        one("rejected", [cookie("cookiegate", "necessary", "cookiegate")], []),
+        one("accepted", [ga, cookie("cookiegate", "necessary", "cookiegate")],
+            [finding("_ga", "statistics"), {"kind": "request", "name": tag["url"], "host": tag["host"], "category": "statistics", "page": url}], [tag]),
+    ]
+    return {
+        "url": url, "verdict": "fail", "passes": passes,
+        "declaration": {"source": "database", "undeclared": [{"kind": "cookie", "name": leak, "host": "shop.example.dk", "category": "unclassified"}], "unseen": []},
+        "token_check": {"done": False, "passes": []}, "site": None, "service": None, "pages": page_urls, "skipped": [],
+        "warnings": [], "user_agent": "Mozilla/5.0 cookiegate-audit/1.0", "started_at": "2026-11-30T04:00:00Z",
+        "duration_seconds": 12.5, "tool": "cookiegate audit",
+    }

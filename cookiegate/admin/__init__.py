@@ -1,5 +1,6 @@
 """The admin console (/admin/, admins only): sites and their banners, categories, services and
-cookies, the policy version, users and API tokens, the consent log and the audit trail.
+cookies, the policy version, users and API tokens, the consent log and the audit trail; and a
+site's pre-consent audits, which the users with access to the site may read too.
 
 Views parse the form and render; every change is a plain function in changes.py (validated,
 applied, audited) and the view commits. The banner preview (preview.py) is a blueprint of its
@@ -13,7 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Flask, abort, g, request
+from flask import Blueprint, Flask, abort, current_app, g, request
 from flask_login import current_user
 
 from ..web import html_area
@@ -67,10 +68,22 @@ def _admins_only():
 
     if not current_user.is_authenticated:
         return unauthorized()
+    g.actor = current_user.email
+    if getattr(current_app.view_functions.get(request.endpoint), "open_to_site_users", False):
+        return None  # the view's own site_access_required decides
     if not current_user.is_admin:
         abort(403)
-    g.actor = current_user.email
     return None
+
+
+def open_to_site_users(view):
+    """A console page that the users with access to the site may read too (not only admins):
+    site_access_required answers 403 for anyone else."""
+    from ..auth.access import site_access_required
+
+    wrapped = site_access_required(view)
+    wrapped.open_to_site_users = True
+    return wrapped
 
 
 @bp.url_value_preprocessor
@@ -104,4 +117,4 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(preview.bp)
 
 
-from . import log, people, views  # noqa: E402,F401  (routes register on import)
+from . import audits, log, people, views  # noqa: E402,F401  (routes register on import)

@@ -92,7 +92,7 @@ def _token_check(result, clicked: dict[str, Any], declaration: Declaration, serv
     return entry
 
 
-def _declaration_diff(declaration: Declaration, passes: Iterable[dict[str, Any]]) -> dict[str, Any]:
+def declaration_diff(declaration: Declaration, passes: Iterable[dict[str, Any]]) -> dict[str, Any]:
     undeclared: dict[tuple[str, str, str], dict[str, str]] = {}
     matched: set[int] = set()
     for entry in passes:
@@ -141,7 +141,7 @@ def build_report(
         "url": url,
         "verdict": "fail" if failed else "pass",
         "passes": passes,
-        "declaration": _declaration_diff(declaration, passes + token_check),
+        "declaration": declaration_diff(declaration, passes + token_check),
         "token_check": {"done": bool(token_check), "passes": token_check},
         "site": site_key,
         "service": service,

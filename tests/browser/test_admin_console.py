@@ -1,6 +1,6 @@
 """An administrator in real Chromium: create a site, add a custom service with a cookie, edit the
 Danish banner text and watch the preview change, bump the policy, find a consent by its id,
-erase it, read the audit trail. Every page is checked with axe-core and at phone width, and
+erase it, read the audit trail and the site's pre-consent audits. Every page is checked with axe-core and at phone width, and
 photographed (desktop and phone) into COOKIEGATE_ADMIN_SCREENSHOTS when set (docs/admin/)."""
 from __future__ import annotations
 
@@ -11,9 +11,11 @@ from pathlib import Path
 import pytest
 import requests
 
-from cookiegate.admin import consentlog
+from cookiegate.extensions import db
+from cookiegate.siteaudit.store import save_audit
+from cookiegate.sites import get_site
 
-from ..admin_support import PASSWORD, make_user
+from ..admin_support import PASSWORD, audit_report, make_user
 from .test_accessibility import axe_violations
 
 ADMIN = "admin@example.dk"
@@ -182,6 +184,25 @@ def test_an_administrator_sets_up_a_site_and_answers_an_erasure_request(admin_pa
     # Users and API tokens.
     page.goto(f"{service}/admin/users/")
     check(page, shots, "12-users")
+
+    # The site's pre-consent audits: `cookiegate audit URL --site KEY` kept one (stored here from
+    # a report, without running an audit); the history, then the audit with its declaration difference.
+    site = get_site(key)
+    save_audit(site, audit_report("https://fjordkaffe.dk/", leak="_hj<Session>"))
+    db.session.commit()
+    page.goto(f"{service}/admin/sites/{key}/")
+    page.click(f"a[href='/admin/sites/{key}/audits']")
+    row = page.locator("tr[data-audit]")
+    assert row.count() == 1 and row.get_attribute("data-verdict") == "fail"
+    assert "Ikke bestået" in row.locator("td[data-pass=no_choice]").inner_text()
+    check(page, shots, "13-site-audits")
+    row.locator("a").click()
+    assert page.locator("[data-pass=no_choice] tr[data-finding]").count() == 2
+    # This site declares no Google Analytics, so _ga is undeclared too; names are shown as text.
+    assert page.locator("[data-undeclared] td code").all_inner_texts() == ["_ga", "_hj<Session>"]
+    assert page.locator("tr[data-unseen-name='_fbp']").count() == 0  # this site has no pixel
+    assert page.locator("tr[data-unseen-name='_hjSession_*']").count() == 1
+    check(page, shots, "14-site-audit")
     assert page.console_errors == []
 
 
@@ -197,4 +218,9 @@ def test_a_marketer_is_refused_the_console(app, browser, live_server, site):
     answer = page.goto(live_server.url + "/admin/")
     assert answer.status == 403
     assert page.locator("h1").inner_text()  # a readable page, not a stack trace
+    # Except the audit history of their own site, which the dashboard links to.
+    page.goto(f"{live_server.url}/dashboard/{site.key}/")
+    page.click("a[data-link=audits]")
+    assert page.locator("h1").inner_text() == "Pre-consent audits"
+    assert page.locator("[data-no-audits]").count() == 1
     context.close()
