@@ -1,5 +1,5 @@
 """The consent log as the console shows it: find a consent by id, its receipt, export and erase
-(both audited), and the state of the log (verify-log, checkpoints).
+(both audited), and the state of the log: its latest checkpoint, and verify-log on request (audited).
 
 The proof-log operations themselves live in cookiegate.proof; this module only
 shapes them for the console and names every action in the audit trail.
@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any, Optional
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from ..extensions import db
 from ..models import ConsentRecord, ConsentRevocation, Site
@@ -67,13 +67,24 @@ def erase(site: Site, consent_id: str, actor: str) -> int:
 
 
 def log_status(site: Site) -> dict[str, Any]:
-    """verify-log's verdict for this site and its latest checkpoint."""
-    status: dict[str, Any] = {"checkpoint": latest(site.id, site.key)}
+    """What the page shows on every view, cheap at any size of log: the latest checkpoint and
+    how many records came after it (max(seq) reads the (site_id, seq) index). verify-log reads
+    the whole log, so it runs only when asked (verify below)."""
+    checkpoint = latest(site.id, site.key)
+    last_seq = db.session.execute(select(func.max(ConsentRecord.seq)).where(ConsentRecord.site_id == site.id)).scalar() or 0
+    return {"checkpoint": checkpoint, "last_seq": last_seq, "unsigned": max(0, last_seq - (checkpoint.seq if checkpoint else 0))}
+
+
+def verify(site: Site, actor: str) -> dict[str, Any]:
+    """verify-log over this site's whole log, asked for by `actor`, and the run noted in the
+    audit trail (`log.verify`, with the verdict). {"report": SiteReport} or, without a
+    checkpoint key, {"report": None, "problem": why}. The caller commits."""
     try:
         keys = checkpoint_keys()
     except CheckpointKeyError as error:
-        status["report"] = None
-        status["problem"] = str(error)
-        return status
-    status["report"] = verify_log(keys, [site])[0]
-    return status
+        audit.record(actor, "log.verify", site, status="unknown", problem=str(error))
+        return {"report": None, "problem": str(error)}
+    report = verify_log(keys, [site])[0]
+    audit.record(actor, "log.verify", site, status=report.status, summary=report.summary(),
+                 records=report.records, problem_count=report.problem_count)
+    return {"report": report}

@@ -167,11 +167,16 @@ def test_an_administrator_sets_up_a_site_and_answers_an_erasure_request(admin_pa
     assert page.locator("[data-consent] [data-erased]").count() == 1
     assert page.locator("[data-records]").count() == 0
     assert "kaffe" not in page.locator("[data-consent]").inner_text()
+    # The log's integrity: checked only when asked (it reads the whole log); no checkpoint yet, so amber.
+    assert page.locator("[data-verify]").count() == 0
+    page.click("[data-action=verify-log]")
+    assert page.locator("[data-verified] [data-verify]").get_attribute("data-verify") == "amber"
+    assert axe_violations(page) == []
 
     # Read the audit trail: every step above, by this administrator.
     page.goto(f"{service}/admin/sites/{key}/audit")
     actions = page.locator("tr[data-action]").evaluate_all("rows => rows.map(r => r.dataset.action)")
-    expected = ["site.create", "service.create", "cookie.create", "site.texts", "site.bump_policy", "consent.erase"]
+    expected = ["site.create", "service.create", "cookie.create", "site.texts", "site.bump_policy", "consent.erase", "log.verify"]
     for action in expected:
         assert action in actions, action
     assert page.locator("tr[data-action='site.texts']").first.inner_text().count(ADMIN) == 1
