@@ -18,13 +18,13 @@ HEX = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
 MIN_CONTRAST = 4.5
 
 
-def _expand(colour: str) -> str:
+def expand(colour: str) -> str:
     colour = colour.lower()
     return "#" + "".join(c * 2 for c in colour[1:]) if len(colour) == 4 else colour
 
 
 def luminance(colour: str) -> float:
-    channels = [int(_expand(colour)[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+    channels = [int(expand(colour)[i : i + 2], 16) / 255 for i in (1, 3, 5)]
     linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
     return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
 
@@ -47,7 +47,7 @@ def validate_colours(colours: Any) -> dict[str, str]:
     for key, value in colours.items():
         if not isinstance(value, str) or not HEX.match(value.strip()):
             raise ValueError(f"banner colour {key!r} must be #rgb or #rrggbb")
-        clean[key] = _expand(value.strip())
+        clean[key] = expand(value.strip())
     scheme = {**DEFAULTS, **clean}
     if contrast(scheme["text"], scheme["background"]) < MIN_CONTRAST:
         raise ValueError(f"text {scheme['text']} on background {scheme['background']} is hard to read "

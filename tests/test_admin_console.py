@@ -73,7 +73,8 @@ def test_every_page_renders_with_a_strict_policy(console, site):
         assert "<script>" not in page.text and " style=" not in page.text and "onclick" not in page.text, path
     # Only pages that show the banner preview may frame it, and only from this service.
     assert "frame-src 'self'" in console.get(f"/admin/sites/{site.key}/texts/da").headers["Content-Security-Policy"]
-    assert "frame-src" not in console.get(f"/admin/sites/{site.key}/").headers["Content-Security-Policy"]
+    assert "frame-src 'self'" in console.get(f"/admin/sites/{site.key}/").headers["Content-Security-Policy"]  # the colours' preview
+    assert "frame-src" not in console.get(f"/admin/sites/{site.key}/services").headers["Content-Security-Policy"]
 
 
 @pytest.mark.parametrize(

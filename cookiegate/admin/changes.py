@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import func, select
 
+from .. import colours as colour_rules
 from .. import sites as site_rules
 from .. import users as user_rules
 from ..extensions import db
@@ -178,9 +179,50 @@ def create_site(name: str, origins_text: str, actor: str, *, privacy_policy_url:
     return site
 
 
-def update_site(site: Site, form: Mapping[str, Any], actor: str) -> bool:
-    """Apply the settings form; True when something changed."""
+COLOUR_FIELDS = {key: f"colour_{key}" for key in colour_rules.KEYS}
+
+
+def _colours(form: Mapping[str, Any], errors: dict[str, str]) -> Optional[dict[str, str]]:
+    """The banner colours of a settings form (an empty field means the banner's default), each
+    error next to its field: a colour that is not #rgb/#rrggbb, or text or an accent too faint on
+    the background (WCAG AA, as colours.validate_colours). None when the form has no colour
+    fields at all (then the colours are left as they are)."""
+    if not any(name in form for name in COLOUR_FIELDS.values()):
+        return None
+    given: dict[str, str] = {}
+    for key, name in COLOUR_FIELDS.items():
+        value = str(form.get(name) or "").strip()
+        if not value:
+            continue
+        if not colour_rules.HEX.match(value):
+            errors[name] = "A colour such as #0b4f8a (#rgb or #rrggbb)."
+            continue
+        given[key] = colour_rules.expand(value)
+    if any(name in errors for name in COLOUR_FIELDS.values()):
+        return None
+    scheme = {**colour_rules.DEFAULTS, **given}
+    for key in ("text", "accent"):
+        ratio = colour_rules.contrast(scheme[key], scheme["background"])
+        if ratio < colour_rules.MIN_CONTRAST:
+            # Next to the field that was given (the background when only it was).
+            name = COLOUR_FIELDS[key] if key in given or "background" not in given else COLOUR_FIELDS["background"]
+            errors.setdefault(name, f"Hard to read on the background: contrast {ratio:.1f}:1, at least {colour_rules.MIN_CONTRAST}:1.")
+    return None if errors else colour_rules.validate_colours(given)
+
+
+def draft_colours(form: Mapping[str, Any]) -> dict[str, str]:
+    """The colours a settings form amounts to (validated, nothing applied): what the preview shows."""
     errors: dict[str, str] = {}
+    colours = _colours(form, errors)
+    _raise_if(errors)
+    return colours or {}
+
+
+def update_site(site: Site, form: Mapping[str, Any], actor: str) -> bool:
+    """Apply the settings form; True when something changed. The banner colours are recorded on
+    their own (`site.banner_colours`, before/after), as the CLI's `banner-colours` does."""
+    errors: dict[str, str] = {}
+    colours = _colours(form, errors)
     name = _text(form.get("name"), "name", errors, max_length=200, required=True)
     parsed: dict[str, Any] = {"name": name}
     for field, parser in (("origins", parse_origins), ("languages", parse_languages), ("privacy_policy_url", parse_policy_url)):
@@ -207,10 +249,12 @@ def update_site(site: Site, form: Mapping[str, Any], actor: str) -> bool:
     for field, value in parsed.items():
         setattr(site, field, value)
     old, new = audit.diff(before, site_settings(site))
-    if not new:
-        return False
-    audit.record(actor, "site.update", site, before=old, after=new)
-    return True
+    if new:
+        audit.record(actor, "site.update", site, before=old, after=new)
+    recoloured = colours is not None and colours != (site.banner_colours or {})
+    if recoloured:
+        site_rules.set_banner_colours(site, colours, actor)
+    return bool(new) or recoloured
 
 
 def ui_text_keys() -> list[str]:

@@ -5,7 +5,7 @@ in an opaque origin, so it can read nothing of the console (no cookies, no DOM, 
 and nothing it does reaches the consent log or the statistics. The page loads the banner from
 `/admin/preview/<token>/banner/v1/cookiegate.js` — the very file visitors get — and the
 script, as always, asks for its config next to where it came from, so it asks this blueprint,
-which answers with the draft: the site's config with unsaved texts applied. The draft travels
+which answers with the draft: the site's config with unsaved texts (or colours) applied. The draft travels
 in the token, signed (only the console can make one) and short-lived; no inline script or
 style is needed anywhere, so the preview keeps a strict CSP too.
 """
@@ -17,6 +17,7 @@ from flask import Blueprint, Response, abort, current_app, jsonify, render_templ
 from itsdangerous import BadData, URLSafeTimedSerializer
 
 from .. import banner
+from ..colours import delivered
 from ..sites import choose_language, get_site, public_config
 
 SALT = "cookiegate.admin-preview.v1"
@@ -29,18 +30,23 @@ def _serializer() -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(current_app.config["COOKIEGATE_SECRET_KEYS"], salt=SALT)
 
 
-def make_token(site_key: str, language: str, texts: Optional[dict[str, str]] = None, policy_version: Optional[int] = None) -> str:
-    """A preview of `site_key` in `language`; `texts` replace the saved texts of that language."""
+def make_token(site_key: str, language: str, texts: Optional[dict[str, str]] = None, policy_version: Optional[int] = None,
+               colours: Optional[dict[str, str]] = None) -> str:
+    """A preview of `site_key` in `language`; `texts` replace the saved texts of that language,
+    `colours` (validated) the saved banner colours."""
     payload: dict[str, Any] = {"s": site_key, "l": language}
     if texts is not None:
         payload["t"] = texts
     if policy_version is not None:
         payload["v"] = policy_version
+    if colours is not None:
+        payload["c"] = colours
     return _serializer().dumps(payload)
 
 
-def preview_url(site_key: str, language: str, texts: Optional[dict[str, str]] = None, policy_version: Optional[int] = None) -> str:
-    return url_for("admin_preview.page", token=make_token(site_key, language, texts, policy_version))
+def preview_url(site_key: str, language: str, texts: Optional[dict[str, str]] = None, policy_version: Optional[int] = None,
+                colours: Optional[dict[str, str]] = None) -> str:
+    return url_for("admin_preview.page", token=make_token(site_key, language, texts, policy_version, colours))
 
 
 def draft_config(token: str) -> dict[str, Any]:
@@ -61,6 +67,8 @@ def draft_config(token: str) -> dict[str, Any]:
         config["texts"] = texts
     if "v" in payload:
         config["policy_version"] = payload["v"]
+    if "c" in payload:
+        config["colours"] = delivered(payload["c"])
     return config
 
 

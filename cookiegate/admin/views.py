@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Optional
 
 from flask import Response, abort, flash, g, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
@@ -66,6 +66,7 @@ def _site_form(site: Site) -> dict[str, Any]:
         "languages": ", ".join(site.languages),
         "floating_button": site.floating_button,
         "privacy_policy_url": site.privacy_policy_url or "",
+        **{name: (site.banner_colours or {}).get(key, "") for key, name in changes.COLOUR_FIELDS.items()},
     }
 
 
@@ -73,20 +74,42 @@ def snippet(site: Site) -> str:
     return f'<script src="{request.host_url}banner/v1/cookiegate.js" data-site="{site.key}" async></script>'
 
 
+def _site_context(site: Site, colours: Optional[dict[str, str]] = None) -> dict[str, Any]:
+    """The site page; its banner preview shows `colours` (a draft) or else the saved ones."""
+    g.frames_preview = True
+    return {"site": site, "snippet": snippet(site), "time_zones": sorted(changes.time_zones()),
+            "preview": preview_url(site.key, site.default_language, colours=colours)}
+
+
 @bp.get("/sites/<site_key>/")
 def site(site_key: str) -> Response:
-    return page("admin/site.html", site=g.site, form=_site_form(g.site), snippet=snippet(g.site),
-                time_zones=sorted(changes.time_zones()))
+    return page("admin/site.html", form=_site_form(g.site), **_site_context(g.site))
 
 
 @bp.post("/sites/<site_key>/settings")
 def site_settings(site_key: str) -> Response:
+    if request.form.get("action") == "preview":
+        # "Preview colours": the draft colours in the frame, nothing saved ("Save" applies the form).
+        try:
+            colours = changes.draft_colours(request.form)
+        except Invalid as error:
+            return page("admin/site.html", status=422, errors=error.errors, form=request.form, **_site_context(g.site))
+        return page("admin/site.html", form=request.form, previewing=True, **_site_context(g.site, colours))
     try:
         changed = changes.update_site(g.site, request.form, g.actor)
     except Invalid as error:
-        return invalid_page("admin/site.html", error, site=g.site, snippet=snippet(g.site),
-                            time_zones=sorted(changes.time_zones()))
+        return invalid_page("admin/site.html", error, **_site_context(g.site))
     return done("flash.saved" if changed else "flash.unchanged", "admin.site", site_key=site_key)
+
+
+@bp.post("/sites/<site_key>/colours/preview")
+def colours_preview(site_key: str) -> Response:
+    """For the live preview (admin.js): the frame address of the colours in the form, as JSON."""
+    try:
+        colours = changes.draft_colours(request.form)
+    except Invalid as error:
+        return Response(json.dumps({"errors": error.errors}), 422, mimetype="application/json")
+    return Response(json.dumps({"url": preview_url(g.site.key, g.site.default_language, colours=colours)}), mimetype="application/json")
 
 
 # ---------------------------------------------------------------- banner texts

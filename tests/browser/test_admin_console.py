@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from playwright.sync_api import expect
 
 from cookiegate.extensions import db
 from cookiegate.siteaudit.store import save_audit
@@ -97,6 +98,27 @@ def test_an_administrator_sets_up_a_site_and_answers_an_erasure_request(admin_pa
     assert page.locator("h1").first.inner_text() == "Fjordkaffe <Vejle>"  # shown as text, not markup
     check(page, shots, "03-site")
 
+    # Banner colours: the preview follows the field as it is typed, "Preview colours" shows the
+    # draft without saving it, "Save" keeps it (and the preview then shows the saved colours).
+    accept = page.frame_locator("iframe[data-preview]").locator("[data-cookiegate-action=accept_all]").first
+    expect(accept).to_have_css("background-color", "rgb(11, 79, 138)")  # the banner's own accent
+    page.fill("#f-colour_accent", "#a50")
+    expect(accept).to_have_css("background-color", "rgb(170, 85, 0)")
+    page.fill("#f-colour_text", "#eee")
+    page.click("[data-action=preview-colours]")
+    page.locator("[data-error=colour_text]").wait_for()  # too faint on white, said next to the field
+    assert [e for e in page.console_errors if e.startswith("422 ")] == [f"422 {service}/admin/sites/{key}/settings"]
+    page.console_errors.clear()  # that 422 was the point
+    page.fill("#f-colour_text", "")
+    page.click("[data-action=preview-colours]")
+    page.locator("[data-previewing]").wait_for()
+    expect(accept).to_have_css("background-color", "rgb(170, 85, 0)")
+    check(page, shots, "03-site-colours")
+    page.click("[data-action=save-settings]")
+    page.locator("[data-flash=done]").wait_for()
+    assert page.locator("#f-colour_accent").input_value() == "#aa5500"
+    expect(accept).to_have_css("background-color", "rgb(170, 85, 0)")
+
     # Add a custom service with a cookie.
     page.click(f"a[href='/admin/sites/{key}/services']")
     page.fill("#f-name", "Hotjar")
@@ -176,7 +198,7 @@ def test_an_administrator_sets_up_a_site_and_answers_an_erasure_request(admin_pa
     # Read the audit trail: every step above, by this administrator.
     page.goto(f"{service}/admin/sites/{key}/audit")
     actions = page.locator("tr[data-action]").evaluate_all("rows => rows.map(r => r.dataset.action)")
-    expected = ["site.create", "service.create", "cookie.create", "site.texts", "site.bump_policy", "consent.erase", "log.verify"]
+    expected = ["site.create", "site.banner_colours", "service.create", "cookie.create", "site.texts", "site.bump_policy", "consent.erase", "log.verify"]
     for action in expected:
         assert action in actions, action
     assert page.locator("tr[data-action='site.texts']").first.inner_text().count(ADMIN) == 1
