@@ -67,6 +67,9 @@ def from_environment(instance_path: str) -> dict:
         # PostgreSQL statement and lock timeout in seconds; 0 = none. gunicorn.conf.py sets 5 for
         # the web workers; command-line jobs (migrations, purge) keep none.
         "COOKIEGATE_DB_STATEMENT_TIMEOUT": _float("COOKIEGATE_DB_STATEMENT_TIMEOUT", 0.0),
+        # The console's "Verify the log now" stops after this many seconds (gunicorn's worker
+        # timeout is 30); the whole log is always checked by `cookiegate verify-log`.
+        "COOKIEGATE_CONSOLE_VERIFY_SECONDS": _float("COOKIEGATE_CONSOLE_VERIFY_SECONDS", 20.0),
         # Public config is cached by browsers this long (seconds).
         "COOKIEGATE_CONFIG_MAX_AGE": _int("COOKIEGATE_CONFIG_MAX_AGE", 600),
         # Ed25519 key that signs log checkpoints (proof/keys.py): PEM or base64 text, or a PEM file.

@@ -112,3 +112,41 @@ def test_verifying_needs_the_csrf_token_and_an_admin(app, console, site):
     marketer = Console(app.test_client(), "m@example.dk").login()
     assert marketer.post(f"/admin/sites/{site.key}/consents/verify").status_code == 403
     assert verify_events() == []
+
+
+def bulk_records(site, count: int) -> None:
+    """`count` sealed records appended as the bulk loader does (no HTTP: this is about size)."""
+    import datetime as dt
+
+    from cookiegate.proof.bulk import append
+
+    now = dt.datetime.now(dt.timezone.utc)
+    append(site.id, site.key, [{"consent_id": f"{i:032x}", "created_at": now, "policy_version": 1, "method": "reject_all",
+                                "choices": {"necessary": True}, "language": "da"} for i in range(count)])
+    db.session.commit()
+
+
+def test_a_verification_past_its_time_says_how_far_it_got_and_is_not_green(runner, site):
+    bulk_records(site, 12_000)
+    checkpoint(runner, site)
+    partial = consentlog.verify(site, ADMIN, seconds=0)["report"]
+    db.session.commit()
+    assert (partial.status, partial.stopped_at, partial.upto, partial.problem_count) == ("partial", 5000, 12_000, 0)
+    assert "checked up to seq 5000 of 12000" in partial.summary()
+    assert consentlog.verify(site, ADMIN)["report"].status == "green"  # without a limit: the whole log
+    db.session.execute(text("UPDATE consent_records SET method = 'accept_all' WHERE seq = 2"))
+    db.session.commit()
+    assert consentlog.verify(site, ADMIN, seconds=0)["report"].status == "red"  # found before the stop: red
+    db.session.commit()
+    assert [e["status"] for e in verify_events()] == ["partial", "green", "red"]
+
+
+def test_the_button_stops_at_the_configured_time_and_names_the_command_for_the_whole_log(app, console, site):
+    bulk_records(site, 6_000)
+    app.config["COOKIEGATE_CONSOLE_VERIFY_SECONDS"] = 0
+    try:
+        page = console.post(f"/admin/sites/{site.key}/consents/verify?lang=en")
+    finally:
+        app.config["COOKIEGATE_CONSOLE_VERIFY_SECONDS"] = 20.0
+    assert 'data-verify="partial"' in page.text and 'data-stopped-at="5000"' in page.text
+    assert "the whole log was not checked" in page.text and f"cookiegate verify-log --site {site.key}" in page.text

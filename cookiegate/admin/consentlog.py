@@ -7,6 +7,7 @@ shapes them for the console and names every action in the audit trail.
 from __future__ import annotations
 
 import re
+import time
 from typing import Any, Optional
 
 from sqlalchemy import func, select
@@ -75,16 +76,19 @@ def log_status(site: Site) -> dict[str, Any]:
     return {"checkpoint": checkpoint, "last_seq": last_seq, "unsigned": max(0, last_seq - (checkpoint.seq if checkpoint else 0))}
 
 
-def verify(site: Site, actor: str) -> dict[str, Any]:
-    """verify-log over this site's whole log, asked for by `actor`, and the run noted in the
-    audit trail (`log.verify`, with the verdict). {"report": SiteReport} or, without a
-    checkpoint key, {"report": None, "problem": why}. The caller commits."""
+def verify(site: Site, actor: str, seconds: Optional[float] = None) -> dict[str, Any]:
+    """verify-log over this site's log, asked for by `actor`, and the run noted in the audit
+    trail (`log.verify`, with the verdict). It stops after `seconds` (status "partial", or red
+    if a problem was found by then) so that a web request answers before its worker is killed;
+    None: the whole log. {"report": SiteReport} or, without a checkpoint key,
+    {"report": None, "problem": why}. The caller commits."""
     try:
         keys = checkpoint_keys()
     except CheckpointKeyError as error:
         audit.record(actor, "log.verify", site, status="unknown", problem=str(error))
         return {"report": None, "problem": str(error)}
-    report = verify_log(keys, [site])[0]
+    deadline = None if seconds is None else time.monotonic() + seconds
+    report = verify_log(keys, [site], deadline=deadline)[0]
     audit.record(actor, "log.verify", site, status=report.status, summary=report.summary(),
                  records=report.records, problem_count=report.problem_count)
     return {"report": report}

@@ -13,6 +13,7 @@ hash and a bounded list of problems are kept, so memory stays flat however long 
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Iterable, Optional
 
@@ -63,6 +64,9 @@ class SiteReport:
     signed_upto: int = 0
     problems: list[Problem] = field(default_factory=list)
     problem_count: int = 0
+    # Set when a deadline stopped the check (status "partial"): the last seq checked, and the log's end.
+    stopped_at: Optional[int] = None
+    upto: int = 0
 
     def add(self, seq: Optional[int], consent_id: Optional[str], reason: str) -> None:
         self.problem_count += 1
@@ -77,6 +81,9 @@ class SiteReport:
         counts = f"{self.records} records" + (f" ({self.tombstones} tombstones)" if self.tombstones else "")
         if self.status == "red":
             return f"{self.site}: RED, {self.problem_count} problem(s) in {counts}"
+        if self.status == "partial":
+            return (f"{self.site}: partial, {counts} checked up to seq {self.stopped_at} of {self.upto} before the time "
+                    f"limit, no problem among them; the rest was not checked")
         if self.records == 0:
             return f"{self.site}: green, empty log"
         signed = f"signed up to seq {self.signed_upto}" if self.signed_upto else "no checkpoint yet"
@@ -113,9 +120,12 @@ def verify_site(
     anchor: Optional[Checkpoint] = None,
     upto: Optional[int] = None,
     head: Optional[str] = None,
+    deadline: Optional[float] = None,
 ) -> SiteReport:
     """Check one site's log. `anchor`: start after this (already verified) checkpoint instead of
-    at the beginning; `upto`/`head`: the end to check against instead of the site's row."""
+    at the beginning; `upto`/`head`: the end to check against instead of the site's row;
+    `deadline` (a time.monotonic() value): stop there with status "partial" (or red, if a problem
+    was found by then) — for a web request, which must answer before its worker is timed out."""
     report = SiteReport(site.key)
     if upto is None:
         upto, head = db.session.execute(select(Site.log_seq, Site.log_head).where(Site.id == site.id)).one()
@@ -135,8 +145,12 @@ def verify_site(
     last_matched = start_seq
 
     seq_expected = start_seq + 1
+    report.upto = upto
     for row in stream(site.id, start_seq, upto):
         seq = row[0]
+        if deadline is not None and report.records % BATCH == 0 and report.records and time.monotonic() > deadline:
+            report.stopped_at = seq_expected - 1
+            break
         payload = row[_PAYLOAD]
         consent_id = payload[0]
         stored_payload, stored_chain, removed = row[_P], row[_C], row[_R]
@@ -168,6 +182,11 @@ def verify_site(
         seq_expected = seq + 1
     last = seq_expected - 1
     report.first_seq, report.last_seq = start_seq + 1, last
+    if report.stopped_at is not None:
+        # The end of the log was not reached: its checks (head, deleted tail) cannot be made.
+        report.signed_upto = last_matched if last_matched > start_seq else 0
+        report.status = "red" if report.problem_count else "partial"
+        return report
 
     if last < upto:
         report.add(last + 1, None, _missing(last + 1, upto) + f" (the site's head says the log ends at seq {upto})")
@@ -202,10 +221,11 @@ def _at(checkpoint: Checkpoint) -> str:
     return checkpoint.signed_at.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def verify_log(keys: CheckpointKeys, sites: Iterable[Site], given: Iterable[Checkpoint] = ()) -> list[SiteReport]:
+def verify_log(keys: CheckpointKeys, sites: Iterable[Site], given: Iterable[Checkpoint] = (),
+               deadline: Optional[float] = None) -> list[SiteReport]:
     given = list(given)
     reports = []
     for site in sites:
-        reports.append(verify_site(site, keys, [c for c in given if c.site == site.key]))
+        reports.append(verify_site(site, keys, [c for c in given if c.site == site.key], deadline=deadline))
         db.session.rollback()  # end the read transaction between sites
     return reports
