@@ -99,16 +99,6 @@ def _load_site(endpoint, values):
     g.site = site
 
 
-@bp.after_app_request
-def _allow_preview_frame(response):
-    # Console pages that show the banner preview frame it from this service (and nothing else).
-    if request.blueprint == "admin" and g.get("frames_preview"):
-        policy = response.headers.get("Content-Security-Policy")
-        if policy:
-            response.headers["Content-Security-Policy"] = policy + "; frame-src 'self'"
-    return response
-
-
 def init_app(app: Flask) -> None:
     from . import preview
 

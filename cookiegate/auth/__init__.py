@@ -39,6 +39,10 @@ def init_app(app: Flask) -> None:
     app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     app.config["SESSION_REFRESH_EACH_REQUEST"] = False  # a session ends a fixed time after login
     login_manager.init_app(app)
+    # No "remember me" cookie here (a session ends COOKIEGATE_SESSION_HOURS after login), so
+    # Flask-Login's app-wide hook that would refresh one only costs every API request: measured,
+    # the app-wide hooks were a quarter of a decision request (benchmarks/api_throughput.py).
+    app.after_request_funcs[None].remove(login_manager._update_remember_cookie)
     app.register_blueprint(bp)
 
 
