@@ -228,3 +228,23 @@ def test_the_revocation_list_keeps_only_what_an_unexpired_token_could_need(app, 
     assert revocations.revoked("c3") == (3, revocations.revoked("c3")[1])
     assert len(revocations) == 2
     assert revocations.revoked("c0") is None and revocations.revoked("ancient") is None
+
+
+def test_verified_tokens_are_remembered_boundedly_and_a_forged_one_never_is():
+    from cookiegate.tokens import ConsentToken, TokenSigner
+
+    signer = TokenSigner(["k" * 40])
+    signer.VERIFIED_CACHE_SIZE = 3
+
+    def token(i):
+        return signer.sign(ConsentToken(consent_id=f"{i:032x}", site_key="s" * 16, policy_version=1,
+                                        granted=frozenset({"statistics"}), issued_ms=1, withdrawn=False, seq=i))
+
+    raw = token(1)
+    assert signer.verify(raw) == signer.verify(raw) and signer.verify(raw).seq == 1
+    forged = raw[:-2] + ("AA" if not raw.endswith("AA") else "BB")
+    assert signer.verify(forged) is None and forged not in signer._verified
+    for i in range(2, 10):
+        assert signer.verify(token(i)).seq == i
+        assert len(signer._verified) <= 3
+    assert TokenSigner(["other-key" * 5]).verify(raw) is None  # another key's signer has its own memory
