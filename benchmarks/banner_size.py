@@ -74,7 +74,7 @@ def ours(workdir: Path) -> dict[str, bytes]:
         db.session.commit()
         client = app.test_client()
         files = {}
-        for name in ("cookiegate.js", "settings.js"):
+        for name in ("cookiegate.js", "choice.js", "settings.js"):
             response = client.get(f"/banner/v1/{name}")
             assert response.status_code == 200, name
             files[name] = response.data

@@ -9,7 +9,7 @@ import pytest
 
 from .support import ROOT
 
-BUILT = ("cookiegate.js", "settings.js", "consent-default.js", "cookiegate.css")
+BUILT = ("cookiegate.js", "settings.js", "choice.js", "consent-default.js", "cookiegate.css")
 
 
 def test_committed_banner_files_match_a_fresh_build_of_the_source(tmp_path):

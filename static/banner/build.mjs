@@ -1,4 +1,4 @@
-// Builds the banner: static/banner/src/ -> cookiegate.js, consent-default.js, cookiegate.css.
+// Builds the banner: static/banner/src/ -> cookiegate.js, settings.js, choice.js, consent-default.js, cookiegate.css.
 //   node static/banner/build.mjs [output folder]     (make banner; the default is static/banner)
 // esbuild bundles the modules into one IIFE, terser minifies it (smaller than esbuild's own
 // minifier for this script), esbuild minifies the CSS. The output is committed and served as it is;
@@ -54,6 +54,7 @@ const files = {
   "cookiegate.js": await script("main.js"),
   "consent-default.js": await script("consent-default.js"),
   "settings.js": await script("settings.js", "esm"),
+  "choice.js": await script("choice.js", "esm"),
   // Only for copies of the previous script still in browser caches: the styles now travel inside it.
   "cookiegate.css": await styles(join(here, "src", "banner.css")) + await styles(join(here, "src", "settings.css")),
 };

@@ -1,10 +1,11 @@
 /* cookiegate banner. The whole integration:
      <script src="https://SERVICE/banner/v1/cookiegate.js" data-site="KEY" async></script>
    Built by `make banner` (esbuild bundles these modules, terser minifies) into ../cookiegate.js. */
-import { consentDefault, consentUpdate, dataLayer } from "./consent-mode.js";
-import { builtin, metaStub, release, watch } from "./release.js";
-import { allowed, config, consent, pending, setConfig, setConsent, setPending, summary, valid } from "./state.js";
-import { keep, kept, payload, purge, readToken, writeToken } from "./storage.js";
+import { consentDefault, consentUpdate, dataLayer, gtag } from "./consent-mode.js";
+import { trusted } from "./dom.js";
+import { metaStub, release, watch } from "./release.js";
+import { allowed, state, summary, valid } from "./state.js";
+import { keep, kept, payload, readToken, writeToken } from "./storage.js";
 import { build } from "./ui.js";
 import { isolated, warn } from "./warn.js";
 
@@ -17,7 +18,7 @@ const boot = () => {
   const storageKey = "cookiegate:" + site;
   const api = me.src.replace(/\/banner\/v1\/.*$/, `/api/v1/sites/${site}/`);
   const listeners = [];
-  let ui, meta, opened, back, sending;
+  let ui, meta, opened, back;
 
   consentDefault();
 
@@ -33,108 +34,72 @@ const boot = () => {
     return response.json();
   };
 
-  const known = (slug) => config.categories.some((c) => c.slug === slug);
+  const known = (slug) => state.config.categories.some((c) => c.slug === slug);
   const releaseAll = () => release(allowed, known);
 
-  // A choice, a returning visit or a withdrawal: Consent Mode, Meta, tags, clean-up, then the page's callbacks.
-  const apply = (choice) => {
-    setConsent(choice);
-    consentUpdate(allowed);
-    if (window.fbq) isolated(window.fbq, "consent", allowed(meta?.category ?? "marketing") ? "grant" : "revoke");
-    for (const service of config.services) if (allowed(service.category)) builtin(service);
-    releaseAll();
-    purge(config.services.filter((s) => !allowed(s.category)).flatMap((s) => s.cookies));
-    if (ui && !opened) ui.fab.hidden = !config.floating_button;
-    const detail = summary();
-    isolated(() => dataLayer.push({ event: "cookiegate_consent", cookiegate: detail.choices }));
-    document.dispatchEvent(new CustomEvent("cookiegate:change", { detail }));
-    for (const listener of listeners) isolated(listener, detail);
-  };
+  const file = (name) => me.src.replace(/[^/]*$/, name);
 
-  // Sends the waiting requests in order. Down or slow: the choice already applies, and the same
-  // request (same idempotency key) goes again on a later page view. A withdrawal waits for the
-  // choice before it, so it withdraws the consent the service has just recorded.
-  const send = async () => {
-    if (sending) return;
-    sending = true;
-    try {
-      while (pending?.q.length) {
-        const request = pending.q[0];
-        const token = readToken();
-        let path = request.u;
-        if (path === "withdraw") {
-          const id = payload(token)?.c;
-          if (!id) {
-            pending.q.shift();  // nothing was ever recorded: nothing to withdraw
-            continue;
-          }
-          path = `consents/${id}/withdraw`;
-        }
-        const response = await post(path, JSON.stringify({ ...request.b, token }));
-        const answer = await response.json();
-        if (response.ok) {
-          writeToken(answer.token, config.lifetime_days);
-          pending.q.shift();
-          keep(storageKey, pending);
-        } else if (response.status >= 500 || response.status === 429) {
-          return;  // try again on a later page view
-        } else {
-          // Refused for good; 409: the policy changed, so ask again.
-          warn("refused", `choice refused: ${answer.error?.code} (HTTP ${response.status})`);
-          keep(storageKey, setPending(null));
-          if (response.status === 409) start({ cache: "reload" });
-          return;
-        }
-      }
-      if (pending) {
-        keep(storageKey, setPending(null));
-        setConsent(payload(readToken()));
-      }
-    } catch {
-      // offline or the service unreachable: the choice is kept and sent on a later page view
-    } finally {
-      sending = false;
-    }
+  // What follows a choice (choice.js), loaded after the first answer: for a first-time visitor the
+  // first view needs none of it. It gets this banner's state and helpers.
+  let after;
+  const core = {
+    state, allowed, summary, warn, isolated, trusted, gtag, dataLayer, post, readToken, payload, writeToken, keep, key: storageKey, listeners,
+    update: () => consentUpdate(allowed),
+    meta: () => meta,
+    release: releaseAll,
+    fab: () => ui && !opened && (ui.fab.hidden = !state.config.floating_button),
+    restart: (options) => start(options),
   };
+  const afterChoice = () =>
+    (after ||= import(file("choice.js")).then((module) => module.default(core))).catch((error) => {
+      after = null;  // tried again at the next choice; the choice waits in localStorage meanwhile
+      warn("choice", "choice.js not loaded");
+      throw error;
+    });
+  // Applies a choice and sends what waits. Never inside the task of the click that made it: the
+  // banner goes at once, and the tags, events and clean-up follow, so the click is answered by the
+  // next paint (Interaction to Next Paint).
+  const apply = (choice) =>
+    afterChoice().then(
+      (next) => setTimeout(() => {
+        next.apply(choice);
+        next.send();
+      }),
+      () => {},
+    );
 
   const record = (choice, request) => {
     request.b.idempotency_key = crypto.getRandomValues(new Uint32Array(4)).join("-");  // 128 random bits
-    setConsent(setPending({ ...choice, q: [...(pending?.q ?? []), request] }));
-    keep(storageKey, pending);
+    state.consent = state.pending = { ...choice, q: [...(state.pending?.q ?? []), request] };
+    keep(storageKey, state.pending);
     close();
-    // The banner goes at once; the tags, events and clean-up follow in the next task, so the click
-    // is answered by the next paint (Interaction to Next Paint).
-    const applied = pending;
-    setTimeout(() => {
-      apply(applied);
-      send();
-    });
+    apply(state.pending);
   };
   const here = () => location.origin + location.pathname;
   const choose = (method) => {
     const choices = {};
-    for (const c of config.categories) {
+    for (const c of state.config.categories) {
       if (c.required) continue;
       choices[c.slug] = method === "custom" ? ui.root.getElementById("cg-" + c.slug).checked : method === "accept_all" && !(gpc && c.slug === "marketing");
     }
     // GPC keeps marketing off; the service records accept_all only when everything is granted.
     if (gpc && method === "accept_all") method = "custom";
-    const v = config.policy_version;
+    const v = state.config.policy_version;
     record(
-      { c: consent?.c, v, t: Date.now(), g: Object.keys(choices).filter((k) => choices[k]) },
-      { u: "consents", b: { choices, method, policy_version: v, url: here(), language: config.language, gpc } },
+      { c: state.consent?.c, v, t: Date.now(), g: Object.keys(choices).filter((k) => choices[k]) },
+      { u: "consents", b: { choices, method, policy_version: v, url: here(), language: state.config.language, gpc } },
     );
   };
   const withdraw = () => {
     record(
-      { c: consent?.c, v: config.policy_version, t: Date.now(), w: 1, g: [] },
-      { u: "withdraw", b: { url: here(), language: config.language, gpc } },
+      { c: state.consent?.c, v: state.config.policy_version, t: Date.now(), w: 1, g: [] },
+      { u: "withdraw", b: { url: here(), language: state.config.language, gpc } },
     );
   };
 
   const make = () => {
     if (ui) return ui;
-    ui = build(config);
+    ui = build(state.config);
     ui.root.addEventListener("click", (event) => {
       const button = event.target.closest("button");
       if (!button) return;
@@ -154,9 +119,9 @@ const boot = () => {
   // The second layer: its code (settings.js) and the full config, fetched on first use.
   let loading;
   const loadSettings = () =>
-    (loading ||= Promise.all([import(me.src.replace(/[^/]*$/, "settings.js")), getConfig(config.language, {}, "")]).then(([module, full]) => {
+    (loading ||= Promise.all([import(file("settings.js")), getConfig(state.config.language, {}, "")]).then(([module, full]) => {
       // Escape or the close button: back to the first layer while nothing is chosen, else done.
-      ui.settings = module.default({ root: ui.root, wrapper: ui.wrapper, config: full, allowed, closed: () => (consent ? close() : show()) });
+      ui.settings = module.default({ root: ui.root, wrapper: ui.wrapper, config: full, allowed, closed: () => (state.consent ? close() : show()) });
     })).catch((error) => {
       loading = null;
       warn("settings", "settings not loaded");
@@ -192,13 +157,13 @@ const boot = () => {
       return;  // offline: the first layer still answers
     }
     hideBar();
-    ui.settings.show(consent);
+    ui.settings.show(state.consent);
   };
   const close = () => {
     if (!ui) return;
     hideBar();
     if (ui.settings?.dialog.open) ui.settings.dialog.close();
-    ui.fab.hidden = !config.floating_button;
+    ui.fab.hidden = !state.config.floating_button;
     if (opened) back?.focus?.();
     opened = back = null;
   };
@@ -210,25 +175,24 @@ const boot = () => {
       const [fetched] = await Promise.all([getConfig(langs.slice(0, 10).join(), options), ready]);
       ui?.host.remove();
       ui = opened = loading = null;
-      setConsent(null);
-      setConfig(fetched);
-      meta = config.services.find((s) => s.kind === "facebook_pixel");
+      state.consent = null;
+      state.config = fetched;
+      meta = fetched.services.find((s) => s.kind === "facebook_pixel");
       if (meta && !window.fbq) metaStub(meta.settings.pixel_id);
       releaseAll();  // placeholders of the required categories
       watching ||= watch(releaseAll);
-      setPending(kept(storageKey));
-      const known = pending || payload(readToken());
+      state.pending = kept(storageKey);
+      const known = state.pending || payload(readToken());
       if (!valid(known, site)) {
-        keep(storageKey, setPending(null));
+        keep(storageKey, (state.pending = null));
         show();
         // An impression is the first layer shown by itself to a visitor without a valid choice:
         // never a reopened settings dialog.
         post("impressions").catch(() => {});
         return;
       }
-      if (config.floating_button) make();
+      if (state.config.floating_button) make();
       apply(known);
-      send();
     } catch (error) {
       // The service is unreachable or refuses the config: the page goes on, nothing optional runs.
       // (A 404 has no CORS header either, so the browser may not even say which.)
@@ -236,7 +200,7 @@ const boot = () => {
     }
   };
   const started = start();
-  const open = () => started.then(() => config && settings());
+  const open = () => started.then(() => state.config && settings());
 
   document.addEventListener("click", (event) => {
     const opener = event.target.closest?.("[data-cookiegate-open]");
@@ -253,7 +217,7 @@ const boot = () => {
     open,
     onChange: (listener) => {
       listeners.push(listener);
-      if (consent) isolated(listener, summary());
+      if (state.consent) isolated(listener, summary());
       return () => {
         const i = listeners.indexOf(listener);
         if (i >= 0) listeners.splice(i, 1);

@@ -1,6 +1,5 @@
-import { gtag } from "./consent-mode.js";
 import { trusted } from "./dom.js";
-import { isolated, warn } from "./warn.js";
+import { warn } from "./warn.js";
 
 // Placeholders: <script type="text/plain" data-cookiegate="statistics" ...> and
 // <iframe data-cookiegate="marketing" data-src="...">, released once all their categories are granted.
@@ -50,30 +49,6 @@ export const watch = (onAdded) =>
     const added = records.some((r) => [...r.addedNodes].some((n) => n.nodeType === 1 && (n.matches(PLACEHOLDER) || n.querySelector(PLACEHOLDER))));
     if (added) onAdded();
   }).observe(document.documentElement, { childList: true, subtree: true });
-
-const inject = (src) => {
-  const script = document.createElement("script");
-  try {
-    script.src = trusted().createScriptURL(src);  // throws under Trusted Types without our policy
-    document.head.append(script);
-  } catch {
-    warn("run", "a held-back script failed");
-  }
-};
-
-// The built-in tags are injected only once their category is granted, and only once per config.
-const loaded = new Set();
-export const builtin = (service) => {
-  if (loaded.has(service)) return;
-  loaded.add(service);
-  if (service.kind === "google_analytics") {
-    const id = service.settings.measurement_id;
-    isolated(gtag, "js", new Date());
-    isolated(gtag, "config", id);
-    inject("https://www.googletagmanager.com/gtag/js?id=" + id);
-  }
-  if (service.kind === "facebook_pixel") inject("https://connect.facebook.net/en_US/fbevents.js");
-};
 
 // Meta's queue stub: consent revoked before init; events wait in the queue for consent and the real script.
 export const metaStub = (pixel) => {
