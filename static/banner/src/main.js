@@ -6,7 +6,7 @@ import { trusted } from "./dom.js";
 import { metaStub, release, watch } from "./release.js";
 import { allowed, state, summary, valid } from "./state.js";
 import { keep, kept, payload, readToken, writeToken } from "./storage.js";
-import { build } from "./ui.js";
+import { build, prepare } from "./ui.js";
 import { isolated, warn } from "./warn.js";
 
 const me = document.currentScript;
@@ -38,6 +38,9 @@ const boot = () => {
   const releaseAll = () => release(allowed, known);
 
   const file = (name) => me.src.replace(/[^/]*$/, name);
+  // After the next paint (a task after the frame), so that what the visitor sees comes first. A hidden
+  // page paints no frames: then at once.
+  const afterPaint = (next) => (document.hidden ? setTimeout(next) : requestAnimationFrame(() => setTimeout(next)));
 
   // What follows a choice (choice.js), loaded after the first answer: for a first-time visitor the
   // first view needs none of it. It gets this banner's state and helpers.
@@ -61,10 +64,10 @@ const boot = () => {
   // next paint (Interaction to Next Paint).
   const apply = (choice) =>
     afterChoice().then(
-      (next) => setTimeout(() => {
+      (next) => {
         next.apply(choice);
         next.send();
-      }),
+      },
       () => {},
     );
 
@@ -73,7 +76,8 @@ const boot = () => {
     state.consent = state.pending = { ...choice, q: [...(state.pending?.q ?? []), request] };
     keep(storageKey, state.pending);
     close();
-    apply(state.pending);
+    const applied = state.pending;
+    afterPaint(() => apply(applied));
   };
   const here = () => location.origin + location.pathname;
   const choose = (method) => {
@@ -142,7 +146,7 @@ const boot = () => {
     ui.bar.showPopover?.();  // the top layer: above any z-index, transform or overflow of the page
     // Focus after the first paint: focusing at once would force a layout of the whole page inside
     // the banner's task (a long task on a slow phone).
-    requestAnimationFrame(() => setTimeout(() => ui.bar.focus()));
+    afterPaint(() => ui.bar.focus());
   };
   const hideBar = () => {
     ui.bar.hidePopover?.();  // hiding a hidden popover is no error
@@ -164,15 +168,26 @@ const boot = () => {
     hideBar();
     if (ui.settings?.dialog.open) ui.settings.dialog.close();
     ui.fab.hidden = !state.config.floating_button;
-    if (opened) back?.focus?.();
+    // Not to the page's body (where the focus goes anyway): focus() would force a layout inside the click.
+    if (opened && back !== document.body) back?.focus?.();
     opened = back = null;
   };
 
+  // Reading localStorage and the cookie is synchronous IPC in Chromium (milliseconds on a slow phone):
+  // done, with parsing the styles, in a task of its own while the config is on its way.
+  const stored = () => [kept(storageKey), payload(readToken())];
+  let early = new Promise((ok) =>
+    setTimeout(() => {
+      prepare();
+      ok(stored());
+    }),
+  );
   const ready = new Promise((ok) => (document.readyState === "loading" ? document.addEventListener("DOMContentLoaded", ok) : ok()));
   let watching;
   const start = async (options) => {
     try {
-      const [fetched] = await Promise.all([getConfig(langs.slice(0, 10).join(), options), ready]);
+      const [fetched, [waiting, token]] = await Promise.all([getConfig(langs.slice(0, 10).join(), options), early || stored(), ready]);
+      early = null;  // a restart reads them again
       ui?.host.remove();
       ui = opened = loading = null;
       state.consent = null;
@@ -181,14 +196,14 @@ const boot = () => {
       if (meta && !window.fbq) metaStub(meta.settings.pixel_id);
       releaseAll();  // placeholders of the required categories
       watching ||= watch(releaseAll);
-      state.pending = kept(storageKey);
-      const known = state.pending || payload(readToken());
+      state.pending = waiting;
+      const known = waiting || token;
       if (!valid(known, site)) {
         keep(storageKey, (state.pending = null));
         show();
         // An impression is the first layer shown by itself to a visitor without a valid choice:
-        // never a reopened settings dialog.
-        post("impressions").catch(() => {});
+        // never a reopened settings dialog. Sent after the banner is painted.
+        afterPaint(() => post("impressions").catch(() => {}));
         return;
       }
       if (state.config.floating_button) make();
