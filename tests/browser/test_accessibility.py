@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import AXE
+from .conftest import AXE, wait_until
 
 RUN_AXE = """async () => {
   const result = await axe.run(document, {resultTypes: ['violations']});
@@ -103,7 +103,8 @@ def test_escape_closes_the_settings_and_gives_focus_back_to_the_opener(shop, vis
     visitor.settings().wait_for(state="visible")
     page.keyboard.press("Escape")
     visitor.banner().wait_for(state="visible")
-    assert shadow_focus(page)["cls"] == "b"
+    # The first layer takes the focus after its first paint, a moment after it is visible.
+    wait_until(lambda: shadow_focus(page)["cls"] == "b", message="the first layer did not take the focus")
     visitor.click("reject_all")
     visitor.wait_for_cookie()
     page.locator("#open").focus()

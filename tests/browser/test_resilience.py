@@ -69,6 +69,25 @@ def test_a_slow_service_blocks_neither_the_page_nor_the_choice(shop, visitor):
     visitor.wait_for_cookie()
 
 
+def test_choice_js_unreachable_at_the_choice_the_choice_waits_and_applies_on_the_next_page(shop, visitor):
+    warned = []
+    visitor.page.on("console", lambda message: message.type == "warning" and warned.append(message.text))
+    choice_js = "**/banner/v1/choice.js"
+    visitor.context.route(choice_js, lambda route: route.abort("connectionrefused"))
+    page = visitor.goto(shop.page(body=STATISTICS))
+    visitor.click("accept_all")
+    wait_until(lambda: page.wait_for_timeout(50) or [w for w in warned if "choice.js not loaded" in w], message="no warning")
+    assert not visitor.banner().is_visible() and page.evaluate("window.__stats") is None
+    assert visitor.consent_cookie() is None and page.evaluate("cookiegate.consent().pending") is True
+
+    visitor.context.unroute(choice_js)
+    page = visitor.goto(shop.page(body=STATISTICS))
+    assert not visitor.banner().is_visible()
+    wait_until(lambda: page.evaluate("window.__stats") == 1, message="the kept choice did not apply")
+    visitor.wait_for_cookie()
+    assert [r.method for r in shop.records()] == ["accept_all"]
+
+
 def test_banner_script_unreachable_the_page_still_works(shop, visitor):
     visitor.context.route("**/banner/v1/cookiegate.js", lambda route: route.abort("connectionrefused"))
     errors = []

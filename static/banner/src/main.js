@@ -6,7 +6,7 @@ import { trusted } from "./dom.js";
 import { metaStub, release, watch } from "./release.js";
 import { allowed, state, summary, valid } from "./state.js";
 import { keep, kept, payload, readToken, writeToken } from "./storage.js";
-import { build, prepare } from "./ui.js";
+import { build } from "./ui.js";
 import { isolated, warn } from "./warn.js";
 
 const me = document.currentScript;
@@ -55,13 +55,11 @@ const boot = () => {
   };
   const afterChoice = () =>
     (after ||= import(file("choice.js")).then((module) => module.default(core))).catch((error) => {
-      after = null;  // tried again at the next choice; the choice waits in localStorage meanwhile
+      // The choice waits in localStorage and applies on the next page view (a failed import is not retried).
       warn("choice", "choice.js not loaded");
       throw error;
     });
-  // Applies a choice and sends what waits. Never inside the task of the click that made it: the
-  // banner goes at once, and the tags, events and clean-up follow, so the click is answered by the
-  // next paint (Interaction to Next Paint).
+  // Applies a choice (or a returning visitor's) and sends what waits.
   const apply = (choice) =>
     afterChoice().then(
       (next) => {
@@ -76,6 +74,8 @@ const boot = () => {
     state.consent = state.pending = { ...choice, q: [...(state.pending?.q ?? []), request] };
     keep(storageKey, state.pending);
     close();
+    // The banner goes at once; loading choice.js, the tags, events and clean-up follow the next paint,
+    // so the click is answered by it (Interaction to Next Paint).
     const applied = state.pending;
     afterPaint(() => apply(applied));
   };
@@ -173,21 +173,11 @@ const boot = () => {
     opened = back = null;
   };
 
-  // Reading localStorage and the cookie is synchronous IPC in Chromium (milliseconds on a slow phone):
-  // done, with parsing the styles, in a task of its own while the config is on its way.
-  const stored = () => [kept(storageKey), payload(readToken())];
-  let early = new Promise((ok) =>
-    setTimeout(() => {
-      prepare();
-      ok(stored());
-    }),
-  );
   const ready = new Promise((ok) => (document.readyState === "loading" ? document.addEventListener("DOMContentLoaded", ok) : ok()));
   let watching;
   const start = async (options) => {
     try {
-      const [fetched, [waiting, token]] = await Promise.all([getConfig(langs.slice(0, 10).join(), options), early || stored(), ready]);
-      early = null;  // a restart reads them again
+      const [fetched] = await Promise.all([getConfig(langs.slice(0, 10).join(), options), ready]);
       ui?.host.remove();
       ui = opened = loading = null;
       state.consent = null;
@@ -196,14 +186,17 @@ const boot = () => {
       if (meta && !window.fbq) metaStub(meta.settings.pixel_id);
       releaseAll();  // placeholders of the required categories
       watching ||= watch(releaseAll);
-      state.pending = waiting;
-      const known = waiting || token;
+      state.pending = kept(storageKey);
+      const known = state.pending || payload(readToken());
       if (!valid(known, site)) {
         keep(storageKey, (state.pending = null));
+        // Building and showing the banner in a task of its own: neither this one (the config, the
+        // first read of localStorage, slow in Chromium) nor that one is a long task on a slow phone.
+        await new Promise((ok) => setTimeout(ok));
         show();
         // An impression is the first layer shown by itself to a visitor without a valid choice:
-        // never a reopened settings dialog. Sent after the banner is painted.
-        afterPaint(() => post("impressions").catch(() => {}));
+        // never a reopened settings dialog.
+        post("impressions").catch(() => {});
         return;
       }
       if (state.config.floating_button) make();

@@ -7,8 +7,6 @@ const COOKIE_ICON = "M12 2a10 10 0 1 0 10 10 4 4 0 0 1-5-5 4 4 0 0 1-5-5z";
 const COLOURS = { accent: "--sa", on_accent: "--so", background: "--sb", text: "--sf" };
 
 let sheet;
-// Parsing the styles is the largest part of building the banner: done while the config is on its way.
-export const prepare = () => (sheet ||= stylesheet(styles));
 
 export const build = (config) => {
   const T = config.texts;
@@ -33,7 +31,7 @@ export const build = (config) => {
   // A constructed stylesheet travels inside the script: no second request, no flash of an unstyled
   // banner, and a strict CSP without 'unsafe-inline' allows it (CSP governs <style> and style="",
   // not the CSSOM).
-  root.adoptedStyleSheets = [prepare()];
+  root.adoptedStyleSheets = [(sheet ||= stylesheet(styles))];
   root.append(wrapper);
   return { host, root, wrapper, bar, fab };
 };
