@@ -143,14 +143,21 @@ const boot = () => {
     make();
     opening();
     ui.bar.hidden = false;
-    ui.bar.showPopover?.();  // the top layer: above any z-index, transform or overflow of the page
+    try {
+      ui.bar.showPopover?.();  // the top layer: above any z-index, transform or overflow of the page
+    } catch {
+      // still open: its hiding (hideBar) waits for the next paint
+    }
     // Focus after the first paint: focusing at once would force a layout of the whole page inside
     // the banner's task (a long task on a slow phone).
     afterPaint(() => ui.bar.focus());
   };
+  // Hidden at once; it leaves the top layer after the next paint, so that the click that closed it
+  // is answered by a cheap frame (hiding a hidden popover is no error).
   const hideBar = () => {
-    ui.bar.hidePopover?.();  // hiding a hidden popover is no error
-    ui.bar.hidden = true;
+    const { bar } = ui;
+    bar.hidden = true;
+    afterPaint(() => bar.hidden && bar.hidePopover?.());
   };
   const settings = async () => {
     make();
