@@ -59,8 +59,9 @@ export default ({ root, wrapper, config, allowed, closed }) => {
   );
   root.adoptedStyleSheets = [...root.adoptedStyleSheets, stylesheet(styles)];
   wrapper.prepend(dialog);
-  // Escape or the close button.
-  dialog.addEventListener("close", closed);
+  // Escape or the close button. The event comes a task later: if the dialog was opened again
+  // meanwhile (cookiegate.open() right after Escape), it is no longer closed.
+  dialog.addEventListener("close", () => dialog.open || closed());
   return {
     dialog,
     show: (consent) => {
