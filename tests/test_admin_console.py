@@ -265,6 +265,22 @@ def test_the_audit_trail_is_browsable_and_exports_csv(console, site):
     assert json.loads(update["before"])["name"] == "Test shop" and json.loads(update["after"])["name"] == "Renamed"
 
 
+def test_the_audit_trail_pages_keep_the_action_filter(console, site, monkeypatch):
+    from cookiegate import audit_trail
+    from cookiegate.admin import log
+
+    monkeypatch.setattr(log, "PER_PAGE", 2)
+    for i in range(5):
+        audit_trail.record("cli", "site.texts", site=db.session.get(Site, site.id), n=i)
+    audit_trail.record("cli", "service.create", site=db.session.get(Site, site.id))
+    db.session.commit()
+    first = console.get(f"/admin/sites/{site.key}/audit?action=site.texts").text
+    assert 'href="?action=site.texts&amp;page=2" rel="next"' in first
+    last = console.get(f"/admin/sites/{site.key}/audit?action=site.texts&page=3").text
+    assert 'href="?action=site.texts&amp;page=2" rel="prev"' in last and 'rel="next"' not in last
+    assert "service.create" not in last
+
+
 def test_users_tokens_shown_once_last_use_and_revocation(console, site, app):
     created = console.post("/admin/users/", {"email": "m@example.dk", "role": "marketer", "password": "s3cret-s3cret", "sites": site.key})
     assert created.status_code == 303
