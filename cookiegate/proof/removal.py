@@ -23,20 +23,20 @@ from .ledger import PAYLOAD_FIELDS, consent_hash
 
 PURGE_BATCH = 1000
 # After each batch purge rests this multiple of the time the batch took, so consent writes
-# waiting for the same rows, CPU or (on SQLite) the write lock get their turn. At 1.0 (half the
-# time busy) writes kept 56 % (SQLite) and 45 % (PostgreSQL) of their rate on 2 cores
-# (benchmarks/proof.py); a quarter of the time busy leaves them most of the machine.
-PURGE_REST = 3.0
+# waiting for the same rows, CPU, WAL flushes or (on SQLite) the write lock get their turn.
+# benchmarks/proof.py on 2 cores, writes during purge against none: rest 1 kept 0.56 (SQLite) and
+# 0.45 (PostgreSQL), rest 3 kept 0.72 and 0.68; a sixth of the time busy leaves them more.
+PURGE_REST = 5.0
 _records = ConsentRecord.__table__
 # Everything about the visitor goes; seq, payload_hash and chain_hash stay.
 EMPTIED = {name: None for name in PAYLOAD_FIELDS}
 
 
-def _catch_up_statistics(site: Site) -> None:
+def _catch_up_statistics(site: Site, rest: float = 0.0) -> None:
     # Imported here: the stats package registers routes that import the CLI group, which imports us.
     from ..stats.rollup import catch_up
 
-    catch_up(site.id)
+    catch_up(site.id, rest=rest)
 
 
 def erase(site: Site, consent_id: str, actor: str, now: Optional[dt.datetime] = None) -> int:
@@ -101,7 +101,7 @@ def purge_site(
     rest: float = PURGE_REST,
 ) -> PurgeResult:
     """Tombstone the site's expired records, one committed batch at a time."""
-    _catch_up_statistics(site)
+    _catch_up_statistics(site, rest)
     result = PurgeResult(site.key, purge_cutoff(site, as_of))
     condition = _expired(site, result.cutoff)
     while True:

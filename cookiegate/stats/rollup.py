@@ -17,6 +17,7 @@ range of local days reads whole UTC days plus at most two partial days of quarte
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections import defaultdict
 from typing import Iterable, Optional
 
@@ -126,14 +127,18 @@ def _watermark(site_id: int) -> int:
     return seq
 
 
-def catch_up(site_id: int, batch: int = BATCH) -> int:
+def catch_up(site_id: int, batch: int = BATCH, rest: float = 0.0) -> int:
     """Sum the site's records past the watermark into the rollups; returns how many were read.
 
     Optimistic: records are read and summed outside any write lock, then one short write
     transaction moves the watermark from the value read (a concurrent catch-up that got
-    there first makes this one start over) and adds the sums."""
+    there first makes this one start over) and adds the sums. `rest`: after each batch, sleep
+    this multiple of the time it took (purge's pace, so a long backlog leaves writes room)."""
     total = 0
     while True:
+        if total and rest:
+            time.sleep((time.monotonic() - started) * rest)
+        started = time.monotonic()
         start = _watermark(site_id)
         records = db.session.execute(
             _READ.where(_records.c.site_id == site_id, _records.c.seq > start).order_by(_records.c.seq).limit(batch)
