@@ -31,7 +31,9 @@ run: install
 	@echo "  Config:     http://$(HOST):$(PORT)/api/v1/sites/demo/config?lang=da"
 	@echo "  API spec:   http://$(HOST):$(PORT)/api/v1/openapi.json"
 	@echo "  Dashboard:  http://$(HOST):$(PORT)/dashboard/demo/"
+	@echo "  Console:    http://$(HOST):$(PORT)/admin/"
 	@echo "  Log in at   http://$(HOST):$(PORT)/login as marketing@fjordkaffe.example, password fjordkaffe-demo (demo marketer)"
+	@echo "          or as admin@fjordkaffe.example, password fjordkaffe-admin (demo administrator)"
 	@echo "  Stop with Ctrl-C."
 	@echo
 	COOKIEGATE_ENV=development WEB_CONCURRENCY=2 $(BIN)/gunicorn -c gunicorn.conf.py -b $(HOST):$(PORT) wsgi:app

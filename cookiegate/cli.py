@@ -4,7 +4,7 @@ from __future__ import annotations
 import sys
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from .colours import parse_option
@@ -116,12 +116,18 @@ def demo_command(days, consents, base_url):
     """The demo site, its page, a demo marketer and realistic sample data recorded through the
     API's recording code (safe to run again: sample data is added only to an empty demo site,
     or when --consents is given)."""
-    from .demo import DEMO_KEY, DEMO_MARKETER, DEMO_PASSWORD, ensure_demo_marketer, ensure_demo_site, has_sample_data, seed_sample_data
+    from .demo import (
+        DEMO_ADMIN, DEMO_ADMIN_PASSWORD, DEMO_KEY, DEMO_MARKETER, DEMO_PASSWORD, ensure_demo_site, ensure_demo_users,
+        has_sample_data, seed_sample_data,
+    )
 
     if days < 1:
         raise click.BadParameter("must be at least 1", param_hint="--days")
+    # Logins with printed passwords never on a production service.
+    with_logins = current_app.config["COOKIEGATE_ENV"] != "production"
     site, created = ensure_demo_site()
-    ensure_demo_marketer(site)
+    if with_logins:
+        ensure_demo_users(site)
     db.session.commit()
     if consents is not None or created or not has_sample_data(site):
         total = consents if consents is not None else 40 * days
@@ -133,7 +139,12 @@ def demo_command(days, consents, base_url):
         click.echo(f"Demo site {DEMO_KEY!r} exists already.")
     base_url = base_url.rstrip("/")
     click.echo(f"Dashboard:  {base_url}/dashboard/{site.key}/")
-    click.echo(f"Log in at {base_url}/login as {DEMO_MARKETER} with password {DEMO_PASSWORD} (demo marketer)")
+    click.echo(f"Console:    {base_url}/admin/")
+    if with_logins:
+        click.echo(f"Log in at {base_url}/login as {DEMO_MARKETER} with password {DEMO_PASSWORD} (demo marketer)")
+        click.echo(f"       or as {DEMO_ADMIN} with password {DEMO_ADMIN_PASSWORD} (demo administrator)")
+    else:
+        click.echo("No demo logins in production: make users with create-user.")
     click.echo(site.key)
 
 

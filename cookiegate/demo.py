@@ -74,12 +74,17 @@ DEMO_PASSWORD = "fjordkaffe-demo"
 BATCH = 5_000
 
 
-def ensure_demo_marketer(site: Site) -> tuple[User, bool]:
-    """A marketer who sees the demo site (its password is printed by `demo`: development only)."""
-    user = get_user(DEMO_MARKETER)
-    if user is not None:
-        return user, False
-    return create_user(DEMO_MARKETER, DEMO_PASSWORD, "marketer", [site], actor="demo"), True
+DEMO_ADMIN = "admin@fjordkaffe.example"
+DEMO_ADMIN_PASSWORD = "fjordkaffe-admin"
+
+
+def ensure_demo_users(site: Site) -> None:
+    """A marketer who sees the demo site and an administrator for the console. Their passwords
+    are printed by `demo`, so `demo` makes them only outside production."""
+    if get_user(DEMO_MARKETER) is None:
+        create_user(DEMO_MARKETER, DEMO_PASSWORD, "marketer", [site], actor="demo")
+    if get_user(DEMO_ADMIN) is None:
+        create_user(DEMO_ADMIN, DEMO_ADMIN_PASSWORD, "admin", [], actor="demo")
 
 
 def _sample_day(rng: random.Random, state, categories, day_start: dt.datetime, count: int, now: dt.datetime):

@@ -15,6 +15,7 @@ from cookiegate.users import hash_token
 
 from .conftest import TEST_KEYS
 from .support import ROOT, chained, post_consent
+from .web_support import csrf_token
 
 
 def run(runner, *args, **kwargs):
@@ -105,6 +106,33 @@ def test_demo_creates_a_site_with_chained_sample_data_and_is_safe_to_rerun(runne
     second = run(runner, "demo", "--days", "5")
     assert second.exit_code == 0
     assert db.session.execute(select(func.count()).select_from(ConsentRecord)).scalar_one() == len(records)
+
+
+def test_demo_prints_a_marketer_and_an_administrator_who_can_log_in(runner, app):
+    from cookiegate.demo import DEMO_ADMIN, DEMO_ADMIN_PASSWORD, DEMO_MARKETER, DEMO_PASSWORD
+
+    result = run(runner, "demo", "--days", "2")
+    assert result.exit_code == 0, result.output
+    assert DEMO_ADMIN_PASSWORD in result.output and DEMO_PASSWORD in result.output and "/admin/" in result.output
+    roles = dict(db.session.execute(select(User.email, User.role)).all())
+    assert roles == {DEMO_MARKETER: "marketer", DEMO_ADMIN: "admin"}
+    console = app.test_client()
+    with app.app_context():  # as tests/admin_support.py does: each request its own g
+        token = csrf_token(console.get("/login").text)
+    with app.app_context():
+        answer = console.post("/login", data={"email": DEMO_ADMIN, "password": DEMO_ADMIN_PASSWORD, "csrf_token": token})
+    assert answer.status_code == 303
+    with app.app_context():
+        assert console.get("/admin/").status_code == 200
+
+
+def test_demo_makes_no_logins_on_a_production_service(make_app):
+    production = make_app(COOKIEGATE_ENV="production")
+    result = production.test_cli_runner().invoke(args=["cookiegate", "demo", "--days", "1"])
+    assert result.exit_code == 0, result.output
+    assert "No demo logins in production" in result.output and "fjordkaffe-" not in result.output
+    with production.app_context():
+        assert db.session.execute(select(func.count()).select_from(User)).scalar_one() == 0
 
 
 def test_flask_app_wsgi_cookiegate_works_as_a_real_command(migrated, instance_dir, app):
