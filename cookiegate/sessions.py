@@ -19,7 +19,7 @@ class SessionOnDemand(SecureCookieSessionInterface):
     def open_session(self, app, request):
         if "HTTP_COOKIE" not in request.environ or self.get_cookie_name(app) not in request.cookies:
             # The public API and the banner files never start a session: a null session also
-            # skips saving one after the answer (about 10 % of a decision request).
+            # skips the work of saving one after every answer.
             if request.path.startswith(SESSIONLESS_PREFIXES):
                 return self.null_session_class()
             return self.session_class()
