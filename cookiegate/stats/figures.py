@@ -164,33 +164,31 @@ def _local_day(column, minutes: int):
     return cast(func.timezone("UTC", column) + literal_column(f"interval '{int(minutes)} minutes'"), Date)
 
 
-def consents_by_local_day(site_id: int, zone: ZoneInfo, start: dt.datetime, end: dt.datetime):
-    """[(local date, granted, *counts)] summed by the database, one query per DST segment."""
-    table = StatsRollup.__table__
+def _sum_by_local_day(table, site_id: int, zone: ZoneInfo, start: dt.datetime, end: dt.datetime, sums, by=()):
+    """[(local date, *by, *sums)] over the site's quarter-hour "all" rows of `table`, summed by
+    the database, one query per DST segment."""
     out = []
     for lo, hi, minutes in offset_segments(zone, start, end):
         day = _local_day(table.c.bucket, minutes).label("day")
         out.extend(db.session.execute(
-            select(day, table.c.granted, *[func.sum(table.c[name]) for name in COUNT_COLUMNS])
+            select(day, *by, *[func.sum(column) for column in sums])
             .where(table.c.site_id == site_id, table.c.dim == "all", table.c.grain == "q",
                    table.c.bucket >= lo, table.c.bucket < hi)
-            .group_by(day, table.c.granted)
+            .group_by(day, *by)
         ).all())
     return out
+
+
+def consents_by_local_day(site_id: int, zone: ZoneInfo, start: dt.datetime, end: dt.datetime):
+    """[(local date, granted, *counts)]"""
+    table = StatsRollup.__table__
+    return _sum_by_local_day(table, site_id, zone, start, end, [table.c[name] for name in COUNT_COLUMNS], by=(table.c.granted,))
 
 
 def impressions_by_local_day(site_id: int, zone: ZoneInfo, start: dt.datetime, end: dt.datetime):
+    """[(local date, impressions)]"""
     table = StatsImpression.__table__
-    out = []
-    for lo, hi, minutes in offset_segments(zone, start, end):
-        day = _local_day(table.c.bucket, minutes).label("day")
-        out.extend(db.session.execute(
-            select(day, func.sum(table.c.count))
-            .where(table.c.site_id == site_id, table.c.dim == "all", table.c.grain == "q",
-                   table.c.bucket >= lo, table.c.bucket < hi)
-            .group_by(day)
-        ).all())
-    return out
+    return _sum_by_local_day(table, site_id, zone, start, end, [table.c.count])
 
 
 def _as_date(value) -> dt.date:
