@@ -20,7 +20,7 @@ from .checkpoints import checkpoint_sites, parse_line
 from .keys import CheckpointKeyError, checkpoint_keys, key_id, public_pem, public_text, write_new_key
 from .ledger import consent_hash
 from .receipt import receipt
-from .removal import PURGE_BATCH, PURGE_REST, count_expired, erase, purge_cutoff, purge_site
+from .removal import PURGE_BATCH, PURGE_REST, count_expired, erase, expire_retry_keys, purge_cutoff, purge_site
 from .verify import verify_log
 
 
@@ -196,26 +196,30 @@ def purge_command(dry_run, as_of, batch_size, rest):
         return
     actor = audit_trail.cli_actor()
     purged_sites = []
-    committed = [0]  # records in finished (committed) batches, the interrupted site's included
-
-    def progress(bar, done: int) -> None:
-        committed[0] += done
-        bar.update(done)
-
+    committed = 0  # records in finished (committed) batches, the interrupted site's included
     try:
         for site, count in plan:
             if not count:
                 purge_site(site, day, actor, batch=batch_size, rest=rest)  # expired revocations go too
                 continue
             with click.progressbar(length=count, label=f"Purging {site.key}", file=sys.stderr) as bar:
-                result = purge_site(site, day, actor, batch=batch_size, progress=lambda done: progress(bar, done), rest=rest)
+
+                def progress(done: int, bar=bar) -> None:
+                    nonlocal committed
+                    committed += done
+                    bar.update(done)
+
+                result = purge_site(site, day, actor, batch=batch_size, progress=progress, rest=rest)
             purged_sites.append(site)
             click.echo(f"{site.key}: purged {result.purged} record(s)")
     except KeyboardInterrupt:
         db.session.rollback()
-        click.echo(f"Interrupted after {committed[0]} record(s); every finished batch is kept. Run purge again to go on.", err=True)
+        click.echo(f"Interrupted after {committed} record(s); every finished batch is kept. Run purge again to go on.", err=True)
         sys.exit(130)
-    click.echo(f"Purged {committed[0]} record(s) in all.")
+    click.echo(f"Purged {committed} record(s) in all.")
+    keys = expire_retry_keys()
+    if keys:
+        click.echo(f"Dropped {keys} retry key(s) older than 24 hours.")
     if purged_sites:
         click.echo("Checkpoint after the purge:")
         if not _sign(purged_sites):
