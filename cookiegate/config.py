@@ -52,6 +52,9 @@ def from_environment(instance_path: str) -> dict:
         "COOKIEGATE_GEOIP_DB": env.get("COOKIEGATE_GEOIP_DB") or str(Path(instance_path) / "GeoLite2-City.mmdb"),
         "COOKIEGATE_TRUSTED_PROXIES": _int("COOKIEGATE_TRUSTED_PROXIES", 0),
         "COOKIEGATE_RATELIMIT_STORAGE": env.get("COOKIEGATE_RATELIMIT_STORAGE", "memory://"),
+        # Every key this service writes to a shared store (Redis) starts with this, so several
+        # services (or test runs) can share one Redis without touching each other's counters.
+        "COOKIEGATE_RATELIMIT_KEY_PREFIX": env.get("COOKIEGATE_RATELIMIT_KEY_PREFIX", "cookiegate").strip() or "cookiegate",
         # Per client address (hashed, never stored in the clear) for each write endpoint.
         "COOKIEGATE_RATELIMIT": env.get("COOKIEGATE_RATELIMIT", "120 per minute"),
         # How stale a process's view of policy versions and withdrawals may be.

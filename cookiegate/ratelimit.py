@@ -56,8 +56,10 @@ class LazyMemoryStorage(MemoryStorage):
             self._MemoryStorage__expire_events()
 
 
-def _storage(uri: str) -> Storage:
-    return LazyMemoryStorage() if uri.startswith("memory://") else storage_from_string(uri)
+def _storage(uri: str, key_prefix: str) -> Storage:
+    if uri.startswith("memory://"):
+        return LazyMemoryStorage()
+    return storage_from_string(uri, key_prefix=key_prefix)
 
 
 @dataclass
@@ -71,7 +73,7 @@ class RateLimiter:
     """Created once in extensions.py; each app gets its own store through init_app."""
 
     def init_app(self, app: Flask) -> None:
-        storage = _storage(app.config["COOKIEGATE_RATELIMIT_STORAGE"])
+        storage = _storage(app.config["COOKIEGATE_RATELIMIT_STORAGE"], app.config.get("COOKIEGATE_RATELIMIT_KEY_PREFIX", "cookiegate"))
         app.extensions["cookiegate.ratelimit"] = _Bound(FixedWindowRateLimiter(storage), FixedWindowRateLimiter(LazyMemoryStorage()))
 
     def limit(self, setting: str = "COOKIEGATE_RATELIMIT") -> Callable:

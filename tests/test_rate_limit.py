@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 
 import pytest
 import redis
@@ -51,18 +52,20 @@ def redis_or_skip(url: str) -> redis.Redis:
 
 
 def test_shared_redis_store_counts_across_processes_without_keeping_addresses(make_app, app, site):
-    store = os.environ.get("COOKIEGATE_TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
+    store = os.environ.get("COOKIEGATE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
     connection = redis_or_skip(store)
-    connection.flushdb()
-    first = make_app(COOKIEGATE_RATELIMIT="3 per minute", COOKIEGATE_RATELIMIT_STORAGE=store)
-    second = make_app(COOKIEGATE_RATELIMIT="3 per minute", COOKIEGATE_RATELIMIT_STORAGE=store)
+    # Keys of this run only: a shared Redis holds other people's data, so no flushdb.
+    prefix = f"cookiegate-test-{uuid.uuid4().hex[:12]}"
+    settings = dict(COOKIEGATE_RATELIMIT="3 per minute", COOKIEGATE_RATELIMIT_STORAGE=store, COOKIEGATE_RATELIMIT_KEY_PREFIX=prefix)
+    first, second = make_app(**settings), make_app(**settings)
     try:
         statuses = [post_consent(c.test_client(), site.key).status_code for c in (first, second, first, second)]
         assert statuses == [201, 201, 201, 429]
-        stored = b" ".join(connection.keys("*"))
-        assert stored and b"127.0.0.1" not in stored
+        stored = connection.keys(f"{prefix}:*")
+        assert stored and b"127.0.0.1" not in b" ".join(stored)
     finally:
-        connection.flushdb()
+        for key in connection.scan_iter(f"{prefix}:*"):
+            connection.delete(key)
 
 
 def test_a_rate_limit_store_that_is_down_never_costs_a_consent_and_still_limits(make_app, app, site, caplog):
