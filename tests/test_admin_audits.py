@@ -16,7 +16,7 @@ from cookiegate.extensions import db
 from cookiegate.siteaudit.store import save_audit
 from cookiegate.sites import create_site
 
-from .admin_support import Console, audit_report, make_user
+from .admin_support import Console, audit_report, make_user, old_audit_report
 
 ADMIN = "admin@example.dk"
 HOSTILE = '<script>alert("x")</script>"\'><img src=x onerror=alert(1)>'
@@ -66,7 +66,10 @@ def test_one_audit_shows_its_findings_per_pass(app, site):
     assert [p["name"] for p in shown["passes"]] == ["no_choice", "rejected", "accepted"]
     assert by_pass["no_choice"]["findings"][1] == {
         "kind": "cookie", "name": "_hjSessionUser_1", "host": "shop.example.dk", "category": "unclassified", "page": "https://shop.example.dk/",
+        "provider": "", "purpose": "Not known: nobody has said it is necessary.", "how_to_fix": 'Hold back the script with data-cookiegate="statistics".',
     }
+    assert shown["distinct"] == 2
+    assert siteaudits.detail(site, audit.id, "da")["passes"][0]["findings"][1]["purpose"] == "Ukendt: ingen har sagt, at den er nødvendig."
     assert by_pass["rejected"]["findings"] == [] and by_pass["rejected"]["verdict"] == "pass"
     assert by_pass["accepted"]["findings"][1]["kind"] == "request"
     assert shown["pages_list"] == ["https://shop.example.dk/", "https://shop.example.dk/side-1"]
@@ -174,3 +177,27 @@ def test_danish_and_english(console, site):
     assert "Set, men ikke deklareret" in da and "Før noget valg" in da and "Ikke bestået" in da
     assert "Seen but not declared" in en and "Before any choice" in en and "Failed" in en
     assert "Ingen" not in console.get(f"/admin/sites/{site.key}/audits?lang=en").text
+
+
+def test_reports_written_before_issue_22_still_show(console, site):
+    audit = keep(site, old_audit_report())
+    shown = siteaudits.detail(site, audit.id, "da")
+    assert shown["distinct"] is None and shown["verdict"] == "pass"
+    assert shown["passes"][2]["findings"] == [{"kind": "cookie", "name": "_hjid", "host": "shop.example.dk", "category": "necessary",
+                                               "page": "https://shop.example.dk/", "provider": "", "purpose": "", "how_to_fix": ""}]
+    for path in (f"/admin/sites/{site.key}/audits", f"/admin/sites/{site.key}/audits/{audit.id}"):
+        assert console.get(path).status_code == 200, path
+    assert "data-distinct" not in console.get(f"/admin/sites/{site.key}/audits/{audit.id}").text
+
+
+def test_a_refused_click_and_the_purposes_show_in_the_readers_language(console, site):
+    report = audit_report()
+    report["passes"][1]["choice"] = {"action": "reject_all", "recorded": False, "status": 403, "code": "origin_not_allowed", "cookie": False,
+                                     "reason": "the service refused the choice: this page's origin is not one of the site's origins"}
+    report["passes"][1]["error"] = "the banner's button did not work"
+    audit = keep(site, report)
+    da = console.get(f"/admin/sites/{site.key}/audits/{audit.id}?lang=da").text
+    en = console.get(f"/admin/sites/{site.key}/audits/{audit.id}?lang=en").text
+    assert "Måler besøg til Google Analytics." in da and "Formål" in da and "Sådan rettes det" in da and "2 forskellige fund" in da
+    assert "Measures visits for Google Analytics." in en and "How to fix" in en and 'data-distinct="2"' in en
+    assert "this page&#39;s origin is not one of the site&#39;s origins" in en

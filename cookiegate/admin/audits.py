@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Response, abort, g, request
 
+from ..i18n import ui_language
 from . import bp, open_to_site_users, siteaudits
 from .views import page
 
@@ -25,7 +26,7 @@ def site_audits(site_key: str) -> Response:
 @bp.get("/sites/<site_key>/audits/<int:audit_id>")
 @open_to_site_users
 def site_audit(site_key: str, audit_id: int) -> Response:
-    audit = siteaudits.detail(g.site, audit_id)
+    audit = siteaudits.detail(g.site, audit_id, ui_language())
     if audit is None:
         abort(404)
     return page("admin/site_audit.html", site=g.site, audit=audit)

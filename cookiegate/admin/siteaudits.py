@@ -34,22 +34,37 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def _finding(item: Any) -> dict[str, str]:
+def _localised(value: Any, language: str) -> str:
+    """A {"en", "da"} text of the report in the reader's language (older reports have none)."""
+    if isinstance(value, dict):
+        return _text(value.get(language) or value.get("en"))
+    return _text(value)
+
+
+def _finding(item: Any, language: str = "en") -> dict[str, str]:
     item = _dict(item)
-    return {field: _text(item.get(field)) for field in FINDING_FIELDS}
+    found = {field: _text(item.get(field)) for field in FINDING_FIELDS}
+    found.update(
+        provider=_text(item.get("provider")),
+        purpose=_localised(item.get("purpose"), language),
+        how_to_fix=_localised(item.get("how_to_fix"), language),
+    )
+    return found
 
 
-def _passes(report: dict[str, Any]) -> list[dict[str, Any]]:
-    """The three passes in their order, each with its verdict and findings."""
+def _passes(report: dict[str, Any], language: str = "en") -> list[dict[str, Any]]:
+    """The three passes in their order, each with its verdict, findings and whether its click was recorded."""
     out = []
     for entry in _list(report.get("passes")):
         entry = _dict(entry)
-        findings = [_finding(f) for f in _list(entry.get("findings"))]
+        findings = [_finding(f, language) for f in _list(entry.get("findings"))]
+        choice = _dict(entry.get("choice"))
         out.append({
             "name": _text(entry.get("name")),
             "verdict": "fail" if entry.get("verdict") == "fail" else "pass",
             "findings": findings,
             "error": _text(entry.get("error")),
+            "choice_refused": _text(choice.get("reason")) if choice and not choice.get("recorded") else "",
         })
     order = {name: i for i, name in enumerate(PASSES)}
     return sorted(out, key=lambda p: order.get(p["name"], len(order)))
@@ -105,8 +120,15 @@ def difference(site: Site, report: dict[str, Any]) -> dict[str, list[dict[str, s
     return {"undeclared": diff["undeclared"], "unseen": diff["unseen"]}
 
 
-def detail(site: Site, audit_id: int) -> Optional[dict[str, Any]]:
-    """One audit of this site in full, or None (also for another site's audit)."""
+def _distinct(report: dict[str, Any]) -> Optional[int]:
+    """How many findings, each counted once (reports since issue 22); None for older reports."""
+    count = _dict(report.get("summary")).get("distinct_findings")
+    return count if type(count) is int else None
+
+
+def detail(site: Site, audit_id: int, language: str = "en") -> Optional[dict[str, Any]]:
+    """One audit of this site in full, or None (also for another site's audit); the report's
+    purposes and fixes in `language` where it has them."""
     audit = db.session.execute(
         select(SiteAudit).where(SiteAudit.id == audit_id, SiteAudit.site_id == site.id)
     ).scalar_one_or_none()
@@ -119,10 +141,11 @@ def detail(site: Site, audit_id: int) -> Optional[dict[str, Any]]:
         **summary(audit),
         "pages_list": [_text(p) for p in _list(report.get("pages"))],
         "started_at": _text(report.get("started_at")),
-        "passes": _passes(report),
+        "passes": _passes(report, language),
+        "distinct": _distinct(report),
         "token_passes": [
             {"name": _text(t.get("name")), "verdict": "fail" if t.get("verdict") == "fail" else "pass",
-             "same": bool(t.get("same")), "findings": [_finding(f) for f in _list(t.get("findings"))]}
+             "same": bool(t.get("same")), "findings": [_finding(f, language) for f in _list(t.get("findings"))]}
             for t in map(_dict, _list(token_check.get("passes")))
         ],
         "declaration": difference(site, report),
