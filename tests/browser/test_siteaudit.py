@@ -255,7 +255,9 @@ def test_a_banner_whose_choices_the_service_refuses_fails_with_a_plain_reason(ap
 
 def test_the_cli_writes_evidence_and_credits_scripts_the_banner_released(shop, stand_ins, audit_options, app, tmp_path, browser):
     inline = '<script type="text/plain" data-cookiegate="statistics">' + cookie_js("held_inline=1; path=/; max-age=3600") + "</script>"
-    url = shop.page(head=held_back(HOTJAR, "statistics") + inline + script(LINKEDIN),
+    # A site may call its cookies anything; the reports show that as text.
+    hostile = '<script>document.cookie = "<script>alert(1)<\\/script>=1; path=/";</script>'
+    url = shop.page(head=held_back(HOTJAR, "statistics") + inline + script(LINKEDIN) + hostile,
                     Set_Cookie="shop_pref=blue; Path=/; Max-Age=31536000; HttpOnly; SameSite=Strict")
     json_file, html_file = tmp_path / "audit.json", tmp_path / "audit.html"
     options = audit_options()
@@ -300,6 +302,8 @@ def test_the_cli_writes_evidence_and_credits_scripts_the_banner_released(shop, s
     danish = render_html(report, {}, "da")
     assert '<html lang="en">' in english and "What needs consent and ran anyway" in english and "How to fix" in english
     assert '<html lang="da">' in danish and "Det, der kræver samtykke, men kørte alligevel" in danish and "Sådan rettes det" in danish
+    for html in (english, danish):
+        assert "<script>alert(1)</script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     page = browser.new_page()
     try:
         page.goto(html_file.as_uri())
