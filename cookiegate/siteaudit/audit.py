@@ -325,6 +325,10 @@ class Runner:
                 if self.crawl_delay and len(pages.items) > index:
                     await page.wait_for_timeout(self.crawl_delay * 1000)
             recorder.finish()
+        except Exception as error:  # noqa: BLE001 - a check that breaks off fails; the others go on
+            result.error = result.error or f"the check stopped: {type(error).__name__}: {str(error).splitlines()[0][:200] if str(error) else ''}"
+            if recorder is not None:
+                recorder.finish()
         finally:
             if not self.embed.done():
                 self.embed.set_result(None)
