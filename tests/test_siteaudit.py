@@ -8,6 +8,7 @@ import asyncio
 import csv
 import json
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -37,6 +38,13 @@ from .support import consent_body, post_consent
 
 AUDIT_AGENT = user_agent("156.0.8078.108")
 SHOP = "www.shop.test"
+
+
+def run_async(make_coroutine, *args):
+    """A coroutine on an event loop of its own thread (the browser tests' Playwright keeps one
+    running in this thread), as run_audit does it."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(lambda: asyncio.run(make_coroutine(*args))).result()
 
 
 @pytest.fixture
@@ -307,11 +315,11 @@ def test_host_resolver_rules_are_applied_as_chromium_would():
     async def resolve(host, port):
         return await resolver.resolve(host, port)
 
-    assert asyncio.run(resolve("www.shop.test", 8080)) == (["127.0.0.1"], 8080)
-    assert asyncio.run(resolve("t.test", 443)) == (["10.0.0.1"], 8443)
-    assert asyncio.run(resolve("127.0.0.2", 80)) == (["127.0.0.2"], 80)
+    assert run_async(resolve, "www.shop.test", 8080) == (["127.0.0.1"], 8080)
+    assert run_async(resolve, "t.test", 443) == (["10.0.0.1"], 8443)
+    assert run_async(resolve, "127.0.0.2", 80) == (["127.0.0.2"], 80)
     with pytest.raises(NotResolved):
-        asyncio.run(resolve("www.google.com", 443))
+        run_async(resolve, "www.google.com", 443)
     with pytest.raises(ValueError):
         parse_rules("MAP")
 
@@ -374,11 +382,11 @@ def test_the_audits_proxy_connects_only_where_the_policy_allows(local_service):
             await proxy.close()
 
     # A public site may not reach this machine: refused by the proxy, never connected.
-    outcome, refused = asyncio.run(through(AddressPolicy.for_audited(["93.184.216.34"])))
+    outcome, refused = run_async(through, AddressPolicy.for_audited(["93.184.216.34"]))
     assert local_service.hits == [] and all("403" in o for o in outcome)
     assert [r.reason for r in refused] == ["127.0.0.1 is a loopback address (the audited site is public)"] * 2
     # A site on this machine may, but a redirect is never followed.
-    outcome, refused = asyncio.run(through(AddressPolicy.for_audited(["127.0.0.1"])))
+    outcome, refused = run_async(through, AddressPolicy.for_audited(["127.0.0.1"]))
     assert outcome[0] == {"ok": True} and "redirect to http://169.254.169.254/latest/meta-data/ not followed" in outcome[1]
     assert local_service.hits == ["/config", "/moved"] and refused == []
 

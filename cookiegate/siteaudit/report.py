@@ -103,7 +103,8 @@ def how_to_fix(kind: str, item: dict[str, Any]) -> dict[str, str]:
     hold = category if category in ("statistics", "marketing", "preferences") else "preferences"
     where = item.get("set_by") or ""
     known = item["classified_by"] == BY_KNOWLEDGE_BASE
-    product = item.get("provider") or item.get("host", "")
+    # "LinkedIn: LinkedIn Insight Tag" reads as its product.
+    product = (item.get("provider") or "").split(": ", 1)[-1] or item.get("host", "")
     if kind == "request":
         en = (f'Load {product} only after consent: mark its script <script type="text/plain" data-cookiegate="{hold}" …> '
               f'(an iframe: data-cookiegate="{hold}" data-src="…"), or add it as a service in the console; cookiegate releases it after consent.')
