@@ -87,12 +87,16 @@ def create_user_command(email, role, site_keys, password_stdin):
 
 @group.command("create-token")
 @click.argument("email")
-def create_token_command(email):
+@click.option("--name", default="", help="What the token is for (shown in the console beside it).")
+def create_token_command(email, name):
     """A Bearer API token for the stats API; prints it as its last line (it is shown only once)."""
     user = get_user(email)
     if user is None:
         raise click.ClickException(f"no user {email!r}")
-    token = create_api_token(user, actor=cli_actor())
+    try:
+        token = create_api_token(user, actor=cli_actor(), name=name)
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
     db.session.commit()
     click.echo(f"API token for {user.email} (store it now; only its hash is kept; revoke it with: revoke-token {token[:10]}):")
     click.echo(token)
