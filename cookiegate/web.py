@@ -40,8 +40,9 @@ def apply_security_headers(response: Response) -> Response:
     headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=(), interest-cohort=()"
     if request.is_secure:
         headers["Strict-Transport-Security"] = "max-age=31536000"
-    if response.mimetype == "text/html":
-        # Pages show data for whoever is logged in: never from a shared cache.
+    if not (request.endpoint or "").endswith(".static"):
+        # Pages and downloads (the audit trail's CSV, a consent export) show data for whoever is
+        # logged in: never from a cache. The areas' stylesheets and scripts may be cached.
         headers["Cache-Control"] = "no-store"
         headers.add("Vary", "Cookie")
     return response
