@@ -33,7 +33,6 @@ def apply_security_headers(response: Response) -> Response:
     # Console pages that show the banner preview frame it from this service (and nothing else).
     headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY + ("; frame-src 'self'" if g.get("frames_preview") else "")
     headers["X-Frame-Options"] = "DENY"
-    headers["X-Content-Type-Options"] = "nosniff"
     # Dashboard URLs carry date ranges; nothing about them leaves for another origin.
     headers["Referrer-Policy"] = "same-origin"
     headers["Cross-Origin-Opener-Policy"] = "same-origin"

@@ -98,7 +98,6 @@ def _headers(response: Response) -> Response:
         "form-action 'none'; base-uri 'none'; frame-ancestors 'self'"
     )
     response.headers["X-Frame-Options"] = "SAMEORIGIN"
-    response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["Cache-Control"] = "no-store"
     return response
