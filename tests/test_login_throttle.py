@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from sqlalchemy import select
 
 from cookiegate.extensions import db
@@ -139,3 +140,12 @@ def test_unknown_accounts_cost_a_password_check_and_what_was_typed_is_never_kept
     db.session.commit()
     assert login(app.test_client(), "gone@example.dk").status_code == 401
     assert audit("login.failure")[-1]["reason"] == "inactive"
+
+
+def test_the_old_per_account_lock_setting_is_refused_with_what_replaced_it(tmp_path, monkeypatch):
+    from cookiegate import create_app
+    from cookiegate.config import ConfigError
+
+    monkeypatch.setenv("COOKIEGATE_LOGIN_ACCOUNT_RATELIMIT", "10 per 15 minutes")
+    with pytest.raises(ConfigError, match="COOKIEGATE_LOGIN_PAIR_RATELIMIT"):
+        create_app({"INSTANCE_PATH": str(tmp_path), "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db"})

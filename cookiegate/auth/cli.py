@@ -1,23 +1,14 @@
 """Accounts from the command line: `set-password`, `delete-user`, `revoke-token`."""
 from __future__ import annotations
 
-import sys
-
 import click
 from sqlalchemy import select
 
 from .. import audit_trail
-from ..cli import group
+from ..cli import group, read_password, user_or_fail
 from ..extensions import db
-from ..models import ApiToken, User
-from ..users import TOKEN_PREFIX, delete_user, get_user, hash_token, revoke_token, set_password
-
-
-def _user_or_fail(email: str) -> User:
-    user = get_user(email)
-    if user is None:
-        raise click.ClickException(f"no user {email!r}")
-    return user
+from ..models import ApiToken
+from ..users import TOKEN_PREFIX, delete_user, hash_token, revoke_token, set_password
 
 
 @group.command("set-password")
@@ -25,11 +16,8 @@ def _user_or_fail(email: str) -> User:
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 def set_password_command(email, password_stdin):
     """Give a user a new password (from --password-stdin or a prompt); every session of theirs ends."""
-    user = _user_or_fail(email)
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    else:
-        password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+    user = user_or_fail(email)
+    password = read_password(password_stdin, "New password")
     try:
         set_password(user, password, actor=audit_trail.cli_actor())
     except ValueError as error:
@@ -43,7 +31,7 @@ def set_password_command(email, password_stdin):
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def delete_user_command(email, yes):
     """Delete a user with their API tokens and sessions (the audit trail keeps their e-mail)."""
-    user = _user_or_fail(email)
+    user = user_or_fail(email)
     if not yes:
         click.confirm(f"Delete {user.role} {user.email} with their API tokens and sessions?", abort=True)
     delete_user(user, actor=audit_trail.cli_actor())
@@ -60,7 +48,7 @@ def revoke_token_command(token_or_prefix, email):
     if bool(token_or_prefix) == bool(email):
         raise click.UsageError("give a token (or its prefix) or --user EMAIL")
     if email:
-        user = _user_or_fail(email)
+        user = user_or_fail(email)
         rows = list(db.session.execute(select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked.is_(False))).scalars())
     else:
         value = token_or_prefix.strip()

@@ -117,6 +117,8 @@ def reset_password() -> Response:
         return Response(render_template("auth/reset_invalid.html"), status=410)
     if form.validate_on_submit():
         set_password(user, form.new_password.data, actor=user.email, action="user.password_reset")
+        if current_user.is_authenticated:  # someone else's login in this browser ends with it
+            end_login(current_user._get_current_object())
         db.session.commit()
         logout_user()
         session.clear()
