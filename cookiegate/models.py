@@ -306,7 +306,7 @@ class User(UserMixin, db.Model):
                                                                 passive_deletes=True)
 
     # The login session (a LoginSession) this object was loaded for, and the secret that named it
-    # (auth/login_sessions.py): plain attributes, not columns.
+    # (sessions.py): plain attributes, not columns.
     login_session = None
     login_secret = None
 
@@ -343,7 +343,7 @@ class ApiToken(db.Model):
 
 
 class LoginSession(db.Model):
-    """One login on one browser (auth/login_sessions.py). The session cookie carries a random
+    """One login on one browser (sessions.py). The session cookie carries a random
     secret; only its SHA-256 is kept. Deleting the row ends the session, whatever copies of the
     cookie exist."""
 
