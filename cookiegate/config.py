@@ -20,8 +20,8 @@ MIN_KEY_LENGTH = 32
 # Estimated by key_strength_bits: random 32-character hex keys came out at 88 bits or more (100,000
 # drawn), token_urlsafe(48) above 300; "a" * 40 at 0, "abcdefghij" * 4 at 40.
 MIN_KEY_BITS = 80
-# OWASP's Password Storage Cheat Sheet: scrypt with N >= 2^17, r >= 8, p >= 1 (128 MiB and about
-# 0.45 s per hash here: benchmarks/login_time.py).
+# OWASP's Password Storage Cheat Sheet: scrypt with N >= 2^17, r >= 8, p >= 1 (128 MiB and 0.4-0.5 s
+# per hash on the 2-core development machine: benchmarks/login_time.py).
 PASSWORD_HASH = "scrypt:131072:8:1"
 PASSWORD_HASH_PATTERN = re.compile(r"^scrypt:(\d+):(\d+):(\d+)$")
 
