@@ -9,6 +9,7 @@ import re
 import subprocess
 import uuid
 
+import pytest
 import requests
 from sqlalchemy import select
 
@@ -20,8 +21,6 @@ from .conftest import TEST_KEYS
 from .support import GUNICORN, ROOT, LiveServer, free_port
 from .test_rate_limit import redis_or_skip
 from .web_support import PASSWORD, make_user
-
-import pytest
 
 CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 ADMIN = "root@example.dk"
