@@ -95,6 +95,7 @@ bench: install
 	$(BIN)/python benchmarks/stats.py
 	$(BIN)/python benchmarks/proof.py
 	$(BIN)/python benchmarks/audit_time.py
+	$(BIN)/python benchmarks/login_time.py
 
 # A 10 s PostgreSQL stop under 16 clients, on a private throwaway cluster (needs initdb; about 1.5 min).
 bench-faults: install

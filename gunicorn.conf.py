@@ -24,6 +24,11 @@ _on_sqlite = os.environ.get("COOKIEGATE_DATABASE_URL", "sqlite").startswith("sql
 
 bind = os.environ.get("COOKIEGATE_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", _cores if _on_sqlite else 2 * _cores + 1))
+# Forwarding headers count only as COOKIEGATE_TRUSTED_PROXIES says, and the app alone reads them
+# (ProxyFix, counting that many hops from the right). gunicorn would otherwise believe
+# X-Forwarded-Proto from 127.0.0.1 by default, even with no proxy trusted, and call the request
+# https (Secure cookies, HSTS) for anyone on this machine who sends the header.
+forwarded_allow_ips = ""
 worker_class = "sync"
 threads = 1
 timeout = 30
@@ -83,6 +88,14 @@ class PrivateLogger(Logger):
 
 
 logger_class = PrivateLogger
+
+
+def on_starting(server):
+    """Refuse, before any worker starts, what would count rate limits apart in each worker
+    (production, several workers, the in-memory store): gunicorn prints the reason and exits 1."""
+    from cookiegate.config import check_workers, from_environment
+
+    check_workers(from_environment(""), server.cfg.workers)
 
 
 def when_ready(server):

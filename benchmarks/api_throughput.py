@@ -32,7 +32,8 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 PG_URL = os.environ.get("COOKIEGATE_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
-KEYS = "bench-old-key-" + "o" * 40 + ",bench-new-key-" + "n" * 40
+# Fixed but random-looking: production refuses keys with too little variety.
+KEYS = "bench-old-key-Lq8vR3xT6nWk2PzH9dMs4JcY7bFa5GeU,bench-new-key-Ct4rN7xB2kWq9LmP5hJd8FsV3gYz6RaE"
 ORIGIN = "https://shop.example.dk"
 CONSENT = {"choices": {"statistics": True, "marketing": False}, "method": "custom", "policy_version": 1,
            "url": "https://shop.example.dk/kurv?x=1", "language": "da", "gpc": False}
@@ -58,7 +59,9 @@ class Gunicorn:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = logdir / f"{app.replace(':', '_')}-{self.port}.log"
-        full_env = dict(os.environ, **env, WEB_CONCURRENCY=str(workers),
+        # Each worker counts rate limits in its own memory, as in the runs these figures compare with
+        # (production refuses that unless told: COOKIEGATE_RATELIMIT_PER_PROCESS).
+        full_env = dict(os.environ, **env, WEB_CONCURRENCY=str(workers), COOKIEGATE_RATELIMIT_PER_PROCESS="yes",
                         COOKIEGATE_ACCESS_LOG="/dev/null", COOKIEGATE_ERROR_LOG=str(self.log),
                         PYTHONPATH=f"{ROOT}:{ROOT / 'benchmarks'}")
         self.process = subprocess.Popen(

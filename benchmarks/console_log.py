@@ -32,7 +32,7 @@ def main() -> int:
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="cookiegate-console-log-"))
     os.environ.update({
-        "COOKIEGATE_ENV": "production", "COOKIEGATE_SECRET_KEYS": "bench-key-" + "x" * 40,
+        "COOKIEGATE_ENV": "production", "COOKIEGATE_SECRET_KEYS": "bench-key-Pw7nK2xV9qLm4TzR8hCd3JsB6f",
         "COOKIEGATE_DATABASE_URL": args.database_url or f"sqlite:///{workdir / 'bench.db'}",
         "COOKIEGATE_INSTANCE_PATH": str(workdir / "instance"), "COOKIEGATE_GEOIP_DB": str(workdir / "none.mmdb"),
         "COOKIEGATE_CHECKPOINT_KEY_FILE": str(workdir / "checkpoint_key.pem"),

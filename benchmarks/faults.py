@@ -35,7 +35,8 @@ from tests.pgcluster import PrivateCluster, available  # noqa: E402
 from tests.support import free_port  # noqa: E402
 
 BIN = Path(sys.executable).parent
-KEYS = "faults-old-key-" + "o" * 40 + ",faults-new-key-" + "n" * 40
+# Fixed but random-looking: production refuses keys with too little variety.
+KEYS = "faults-old-key-Hv3mQ8xL2rTz7WkB5nPd9JsF4c,faults-new-key-Yg6uE1oKa9Rt4XvM2wQj7LbN5s"
 ORIGIN = "https://shop.example.dk"
 CONSENT = {"choices": {"statistics": True, "marketing": False}, "method": "custom", "policy_version": 1,
            "url": "https://shop.example.dk/kurv", "language": "da", "gpc": False}
@@ -126,7 +127,7 @@ def main() -> int:
         env = dict(os.environ, COOKIEGATE_ENV="production", COOKIEGATE_DATABASE_URL=cluster.url, COOKIEGATE_SECRET_KEYS=KEYS,
                    COOKIEGATE_INSTANCE_PATH=workdir, COOKIEGATE_RATELIMIT="1000000 per minute", COOKIEGATE_STATE_TTL="5",
                    COOKIEGATE_ACCESS_LOG=os.devnull, COOKIEGATE_ERROR_LOG=str(Path(workdir) / "error.log"),
-                   WEB_CONCURRENCY=str(args.workers))
+                   WEB_CONCURRENCY=str(args.workers), COOKIEGATE_RATELIMIT_PER_PROCESS="yes")
         flask = [str(BIN / "flask"), "--app", "wsgi"]
         subprocess.run([*flask, "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)
         created = subprocess.run([*flask, "cookiegate", "create-site", "Faults", "--origin", ORIGIN],

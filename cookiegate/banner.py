@@ -73,7 +73,6 @@ def serve(filename: str) -> Response:
     # Public files: any site may load them, also with crossorigin/SRI or under COEP.
     response.headers["Access-Control-Allow-Origin"] = "*"
     response.headers["Cross-Origin-Resource-Policy"] = "cross-origin"
-    response.headers["X-Content-Type-Options"] = "nosniff"
     return response.make_conditional(request)
 
 

@@ -24,6 +24,20 @@ def _site_or_fail(key: str):
     return site
 
 
+def user_or_fail(email: str):
+    user = get_user(email)
+    if user is None:
+        raise click.ClickException(f"no user {email!r}")
+    return user
+
+
+def read_password(from_stdin: bool, prompt: str = "Password") -> str:
+    """One line of standard input (--password-stdin), else typed twice without echo."""
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return click.prompt(prompt, hide_input=True, confirmation_prompt=True)
+
+
 @group.command("create-site")
 @click.argument("name")
 @click.option("--origin", "origins", multiple=True, required=True, help="An origin the banner runs on, e.g. https://shop.example.dk (repeatable).")
@@ -73,10 +87,7 @@ def banner_colours_command(site_key, colours):
 def create_user_command(email, role, site_keys, password_stdin):
     """A user; the password comes from --password-stdin or a prompt."""
     sites = [_site_or_fail(key) for key in site_keys]
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    else:
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    password = read_password(password_stdin)
     try:
         user = create_user(email, password, role, sites, actor=cli_actor())
     except ValueError as error:
@@ -87,12 +98,14 @@ def create_user_command(email, role, site_keys, password_stdin):
 
 @group.command("create-token")
 @click.argument("email")
-def create_token_command(email):
+@click.option("--name", default="", help="What the token is for (shown in the console beside it).")
+def create_token_command(email, name):
     """A Bearer API token for the stats API; prints it as its last line (it is shown only once)."""
-    user = get_user(email)
-    if user is None:
-        raise click.ClickException(f"no user {email!r}")
-    token = create_api_token(user, actor=cli_actor())
+    user = user_or_fail(email)
+    try:
+        token = create_api_token(user, actor=cli_actor(), name=name)
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
     db.session.commit()
     click.echo(f"API token for {user.email} (store it now; only its hash is kept; revoke it with: revoke-token {token[:10]}):")
     click.echo(token)

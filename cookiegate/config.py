@@ -5,14 +5,25 @@ can override it without touching the environment.
 """
 from __future__ import annotations
 
+import collections
 import datetime as dt
+import math
 import os
+import re
 import secrets
+import zlib
 from pathlib import Path
 
 ENVIRONMENTS = ("development", "testing", "production")
 DEV_KEY_FILE = "secret_keys"
 MIN_KEY_LENGTH = 32
+# Estimated by key_strength_bits: random 32-character hex keys came out at 88 bits or more (100,000
+# drawn), token_urlsafe(48) above 300; "a" * 40 at 0, "abcdefghij" * 4 at 40.
+MIN_KEY_BITS = 80
+# OWASP's Password Storage Cheat Sheet: scrypt with N >= 2^17, r >= 8, p >= 1 (128 MiB and 0.4-0.5 s
+# per hash on the 2-core development machine: benchmarks/login_time.py).
+PASSWORD_HASH = "scrypt:131072:8:1"
+PASSWORD_HASH_PATTERN = re.compile(r"^scrypt:(\d+):(\d+):(\d+)$")
 
 
 class ConfigError(RuntimeError):
@@ -59,10 +70,20 @@ def from_environment(instance_path: str) -> dict:
         "COOKIEGATE_RATELIMIT": env.get("COOKIEGATE_RATELIMIT", "120 per minute"),
         # How stale a process's view of policy versions and withdrawals may be.
         "COOKIEGATE_STATE_TTL": _int("COOKIEGATE_STATE_TTL", 30),
-        # Login attempts: every attempt per client address; failed attempts per account.
+        # Several processes with the in-memory store each count apart (limits multiply by the worker
+        # count): gunicorn.conf.py refuses that in production unless this says it is meant.
+        "COOKIEGATE_RATELIMIT_PER_PROCESS": env.get("COOKIEGATE_RATELIMIT_PER_PROCESS", "").strip().lower() in ("1", "yes", "true"),
+        # Login attempts (auth/login.py): every attempt per client address; failed attempts per account
+        # and address pair (over it, that address waits; the owner elsewhere does not); and per account,
+        # after this many failures in 15 minutes, a delay before the next attempt that doubles with each
+        # further failure up to the maximum (seconds). A browser that logged in before skips the delay.
         "COOKIEGATE_LOGIN_RATELIMIT": env.get("COOKIEGATE_LOGIN_RATELIMIT", "10 per minute"),
-        "COOKIEGATE_LOGIN_ACCOUNT_RATELIMIT": env.get("COOKIEGATE_LOGIN_ACCOUNT_RATELIMIT", "10 per 15 minutes"),
-        # A login session ends this many hours after logging in (the signed cookie carries its age).
+        "COOKIEGATE_LOGIN_PAIR_RATELIMIT": env.get("COOKIEGATE_LOGIN_PAIR_RATELIMIT", "10 per 15 minutes"),
+        "COOKIEGATE_LOGIN_FREE_FAILURES": _int("COOKIEGATE_LOGIN_FREE_FAILURES", 5),
+        "COOKIEGATE_LOGIN_MAX_DELAY": _int("COOKIEGATE_LOGIN_MAX_DELAY", 60),
+        # Password hashes (werkzeug's method string); stored hashes of another method are redone at login.
+        "COOKIEGATE_PASSWORD_HASH": env.get("COOKIEGATE_PASSWORD_HASH", PASSWORD_HASH).strip() or PASSWORD_HASH,
+        # A login session ends this many hours after logging in, however active it is (sessions.py).
         "PERMANENT_SESSION_LIFETIME": dt.timedelta(hours=_int("COOKIEGATE_SESSION_HOURS", 8)),
         "SESSION_COOKIE_NAME": "cookiegate_session",
         # Seconds to wait for a database connection, the SQLite write lock or a pool slot.
@@ -126,6 +147,21 @@ def check(config: dict, instance_path: str) -> None:
                 f"COOKIEGATE_SECRET_KEYS entries {weak} are shorter than {MIN_KEY_LENGTH} characters; "
                 "use random keys (python -c 'import secrets; print(secrets.token_urlsafe(48))')."
             )
+        plain = [i for i, key in enumerate(keys) if key_strength_bits(key) < MIN_KEY_BITS]
+        if plain:
+            raise ConfigError(
+                f"COOKIEGATE_SECRET_KEYS entries {plain} have too little variety to be random (repeated characters "
+                "or patterns); use random keys (python -c 'import secrets; print(secrets.token_urlsafe(48))')."
+            )
+        _check_password_hash(config["COOKIEGATE_PASSWORD_HASH"])
+    if "COOKIEGATE_LOGIN_ACCOUNT_RATELIMIT" in os.environ:
+        raise ConfigError(
+            "COOKIEGATE_LOGIN_ACCOUNT_RATELIMIT is gone: failed logins now lock one account and address pair "
+            "(COOKIEGATE_LOGIN_PAIR_RATELIMIT) and slow the account down (COOKIEGATE_LOGIN_FREE_FAILURES, "
+            "COOKIEGATE_LOGIN_MAX_DELAY); see the README."
+        )
+    if config["COOKIEGATE_LOGIN_FREE_FAILURES"] < 1 or config["COOKIEGATE_LOGIN_MAX_DELAY"] < 1:
+        raise ConfigError("COOKIEGATE_LOGIN_FREE_FAILURES and COOKIEGATE_LOGIN_MAX_DELAY must be at least 1")
     if not 0 <= config["COOKIEGATE_STATE_TTL"] <= 60:
         raise ConfigError("COOKIEGATE_STATE_TTL must be between 0 and 60 seconds (withdrawals must count within 60 s)")
     if config["COOKIEGATE_TRUSTED_PROXIES"] < 0:
@@ -133,3 +169,41 @@ def check(config: dict, instance_path: str) -> None:
     config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(config["SQLALCHEMY_DATABASE_URI"])
     # The newest key signs Flask's own session cookie too.
     config["SECRET_KEY"] = keys[-1]
+
+
+def key_strength_bits(key: str) -> float:
+    """A generous estimate of a key's randomness in bits: its length times the entropy of its
+    characters, capped by what remains after compression (each byte zlib keeps counting as one
+    character of the key's own alphabet), so a varied but repeating key ('abcdefghij' * 4) is weak."""
+    if not key:
+        return 0.0
+    counts = collections.Counter(key)
+    per_character = -sum(n / len(key) * math.log2(n / len(key)) for n in counts.values())
+    kept = len(zlib.compress(key.encode("utf-8"), 9)) - len(zlib.compress(b"x", 9))
+    return min(len(key) * per_character, max(kept, 0) * math.log2(max(len(counts), 2)))
+
+
+def _check_password_hash(method: str) -> None:
+    match = PASSWORD_HASH_PATTERN.match(method)
+    if not match or int(match.group(1)) < 2**17 or int(match.group(2)) < 8 or int(match.group(3)) < 1:
+        raise ConfigError(
+            f"COOKIEGATE_PASSWORD_HASH must be scrypt with at least OWASP's parameters ({PASSWORD_HASH}), got {method!r}"
+        )
+
+
+def check_workers(config: dict, workers: int) -> None:
+    """Refuse several worker processes that would each count rate limits in their own memory:
+    a limit of 10 a minute would let 10 per worker through (gunicorn.conf.py calls this)."""
+    if (
+        config["COOKIEGATE_ENV"] == "production"
+        and workers > 1
+        and config["COOKIEGATE_RATELIMIT_STORAGE"].startswith("memory://")
+        and not config["COOKIEGATE_RATELIMIT_PER_PROCESS"]
+    ):
+        raise ConfigError(
+            f"{workers} worker processes would each count rate limits apart with COOKIEGATE_RATELIMIT_STORAGE="
+            f"{config['COOKIEGATE_RATELIMIT_STORAGE']}, so every limit (logins included) would let {workers} times "
+            "as much through. Set COOKIEGATE_RATELIMIT_STORAGE=redis://HOST:6379/0 (one store for all processes), "
+            "or run one worker (WEB_CONCURRENCY=1), or accept per-process counting with "
+            "COOKIEGATE_RATELIMIT_PER_PROCESS=yes."
+        )

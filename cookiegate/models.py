@@ -302,20 +302,21 @@ class User(UserMixin, db.Model):
 
     sites: Mapped[list[Site]] = relationship(secondary=user_sites)
     tokens: Mapped[list["ApiToken"]] = relationship(back_populates="user", cascade="all, delete-orphan")
+    login_sessions: Mapped[list["LoginSession"]] = relationship(back_populates="user", cascade="all, delete-orphan",
+                                                                passive_deletes=True)
+
+    # The login session (a LoginSession) this object was loaded for, and the secret that named it
+    # (sessions.py): plain attributes, not columns.
+    login_session = None
+    login_secret = None
 
     @property
     def is_active(self) -> bool:  # Flask-Login: a deactivated user cannot log in or stay logged in
         return bool(self.active)
 
-    def get_id(self) -> str:
-        # The session names the user and their password: a new password ends every old session.
-        return f"{self.id}:{self.session_fingerprint}"
-
-    @property
-    def session_fingerprint(self) -> str:
-        import hashlib
-
-        return hashlib.sha256(self.password_hash.encode("utf-8")).hexdigest()[:16]
+    def get_id(self) -> Optional[str]:
+        # What Flask-Login keeps in the session cookie: the secret of this login's session row.
+        return self.login_secret
 
     @property
     def is_admin(self) -> bool:
@@ -332,11 +333,30 @@ class ApiToken(db.Model):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     # The first characters, so an operator can tell tokens apart without the secret.
     prefix: Mapped[str] = mapped_column(String(12))
+    # What the token is for ("Power BI report"), so an admin knows which one to revoke.
+    name: Mapped[Optional[str]] = mapped_column(String(80))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_at: Mapped[Optional[dt.datetime]] = mapped_column(UTCDateTime)
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
 
     user: Mapped[User] = relationship(back_populates="tokens")
+
+
+class LoginSession(db.Model):
+    """One login on one browser (sessions.py). The session cookie carries a random
+    secret; only its SHA-256 is kept. Deleting the row ends the session, whatever copies of the
+    cookie exist."""
+
+    __tablename__ = "login_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    # The login time plus COOKIEGATE_SESSION_HOURS: however busy the session, it ends then.
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+
+    user: Mapped[User] = relationship(back_populates="login_sessions")
 
 
 class AuditEvent(db.Model):

@@ -120,6 +120,17 @@ class RateLimiter:
         except Exception:
             bound.fallback.hit(_parse(rule), *identifiers)
 
+    def count(self, scope: str, rule: str, identity: str) -> int:
+        """How many events `identity` has in the current window of `rule` in `scope`."""
+        bound: _Bound = current_app.extensions["cookiegate.ratelimit"]
+        item = _parse(rule)
+        identifiers = ("cookiegate", scope, identity)
+        try:
+            stats = bound.primary.get_window_stats(item, *identifiers)
+        except Exception:
+            stats = bound.fallback.get_window_stats(item, *identifiers)
+        return item.amount - stats.remaining
+
 
 def keyed(kind: str, value: str) -> str:
     """A keyed hash naming what is counted (an address, an account) without storing it."""
@@ -130,3 +141,8 @@ def keyed(kind: str, value: str) -> str:
 @functools.lru_cache(maxsize=32)
 def _parse(rule: str):
     return parse(rule)
+
+
+def rule_amount(rule: str) -> int:
+    """How many events `rule` ("10 per 15 minutes") allows in a window."""
+    return _parse(rule).amount

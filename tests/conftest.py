@@ -18,7 +18,11 @@ from cookiegate.extensions import db
 
 from .support import LiveServer, make_site
 
-TEST_KEYS = ["old-test-key-" + "o" * 32, "new-test-key-" + "n" * 32]
+# Random-looking, as production insists (config.key_strength_bits); fixed, so runs are alike.
+TEST_KEYS = ["old-test-key-Qm7v2LxR9pKd4WfT8nHs3JcY6bZa1GeU", "new-test-key-Vt5rN8xC2kWq7LmP4hJd9FsB3gYz6RaE"]
+# Tests hash passwords with cheap parameters (a login at OWASP's costs about 0.45 s); the
+# production parameters and the rehash at login have tests of their own (test_passwords.py).
+TEST_PASSWORD_HASH = "scrypt:1024:8:1"
 SHOP_ORIGIN = "https://shop.example.dk"
 
 
@@ -61,9 +65,12 @@ def app_config(database_url: str, instance_dir: Path, **overrides) -> dict:
         "COOKIEGATE_SECRET_KEYS": list(TEST_KEYS),
         "COOKIEGATE_GEOIP_DB": str(instance_dir / "no-such.mmdb"),
         "COOKIEGATE_RATELIMIT": "10000 per minute",
+        "COOKIEGATE_PASSWORD_HASH": TEST_PASSWORD_HASH,
         "TESTING": True,
     }
     config.update(overrides)
+    if config["COOKIEGATE_ENV"] == "production" and "COOKIEGATE_PASSWORD_HASH" not in overrides:
+        del config["COOKIEGATE_PASSWORD_HASH"]  # production insists on OWASP's parameters
     return config
 
 

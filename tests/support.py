@@ -79,6 +79,8 @@ class LiveServer:
                 "COOKIEGATE_GEOIP_DB": str(self.workdir / "no-such.mmdb"),
                 "COOKIEGATE_STATE_TTL": "1",
                 "COOKIEGATE_RATELIMIT": "100000 per minute",
+                # Two workers with the in-memory store: counted per process, on purpose (no Redis needed).
+                "COOKIEGATE_RATELIMIT_PER_PROCESS": "yes",
                 "COOKIEGATE_ACCESS_LOG": str(self.access_log),
                 "COOKIEGATE_ERROR_LOG": str(self.error_log),
                 "WEB_CONCURRENCY": str(self.workers),

@@ -152,7 +152,8 @@ def test_texts_preview_shows_the_draft_without_saving_it_and_save_publishes(cons
     assert fresh(site).texts == {}
     frame = re.search(r'<iframe class="preview" src="([^"]+)" sandbox="allow-scripts"', preview.text).group(1)
     frame = unescape(frame)
-    page = client.get(frame)
+    assert client.get(frame).status_code == 404  # the frame's page answers the admin's own session only
+    page = console.get(frame)
     assert page.status_code == 200
     assert "frame-ancestors 'self'" in page.headers["Content-Security-Policy"]
     assert "'unsafe-inline'" not in page.headers["Content-Security-Policy"]
@@ -286,11 +287,15 @@ def test_users_tokens_shown_once_last_use_and_revocation(console, site, app):
     assert created.status_code == 303
     user = db.session.execute(select(User).where(User.email == "m@example.dk")).scalar_one()
     assert [s.key for s in user.sites] == [site.key]
-    shown = console.post(f"/admin/users/{user.id}/tokens", {})
+    # A token is named for what it is for: without a name, the error stands next to the field.
+    unnamed = console.post(f"/admin/users/{user.id}/tokens?lang=da", {"name": "  "})
+    assert unnamed.status_code == 422 and 'id="e-token-name" data-error="name">Skal udfyldes.' in unnamed.text
+    assert db.session.execute(select(ApiToken)).first() is None
+    shown = console.post(f"/admin/users/{user.id}/tokens", {"name": "Power BI <report>"})
     token = re.search(r"<code id=\"new-token\" data-new-token>([^<]+)</code>", shown.text).group(1)
-    assert token.startswith("cg_")
+    assert token.startswith("cg_") and "Power BI &lt;report&gt;" in shown.text
     page = console.get(f"/admin/users/{user.id}")
-    assert token not in page.text and token[:10] in page.text
+    assert token not in page.text and token[:10] in page.text and "Power BI &lt;report&gt;" in page.text
     row = db.session.execute(select(ApiToken)).scalar_one()
     assert token not in row.token_hash
     ask = console.get(f"/admin/users/{user.id}/tokens/{row.id}/revoke")

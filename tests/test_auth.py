@@ -13,6 +13,10 @@ from .support import make_site
 from .web_support import PASSWORD, assert_strict_html_headers, csrf_token, login, make_token, make_user
 
 
+def session_cookie_header(response) -> str:
+    return next(c for c in response.headers.getlist("Set-Cookie") if c.startswith("cookiegate_session="))
+
+
 def test_login_page_is_a_form_with_the_stable_hooks_and_strict_headers(client):
     response = client.get("/login")
     assert response.status_code == 200
@@ -29,8 +33,7 @@ def test_login_leads_to_the_dashboard_with_a_strict_session_cookie(client, site)
     response = login(client, "mia@example.dk")
     assert response.status_code == 303
     assert response.headers["Location"].endswith("/dashboard/")
-    cookie = response.headers["Set-Cookie"]
-    assert cookie.startswith("cookiegate_session=")
+    cookie = session_cookie_header(response)
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
     assert "Expires=" in cookie  # the session ends (server-side too: the signature carries its age)
     assert "Secure" not in cookie  # plain http on a laptop
@@ -51,7 +54,7 @@ def test_session_cookie_is_secure_behind_https(make_app, app, site):
         headers={"X-Forwarded-Proto": "https", "Referer": "https://localhost/login"},
     )
     assert response.status_code == 303, response.get_data(as_text=True)
-    assert "Secure" in response.headers["Set-Cookie"]
+    assert "Secure" in session_cookie_header(response)
     assert "Strict-Transport-Security" in response.headers
 
 
@@ -107,22 +110,6 @@ def test_session_expires(make_app, app, site):
     assert client.get("/dashboard/").status_code == 302
 
 
-def test_changed_password_or_deactivation_ends_sessions(client, site):
-    from werkzeug.security import generate_password_hash
-
-    user = make_user("mia@example.dk", sites=[site])
-    login(client, "mia@example.dk")
-    assert client.get("/dashboard/").status_code == 200
-    user.password_hash = generate_password_hash("another password 123")
-    db.session.commit()
-    assert client.get("/dashboard/").status_code == 302
-    assert login(client, "mia@example.dk", "another password 123").status_code == 303
-    user.active = False
-    db.session.commit()
-    assert client.get("/dashboard/").status_code == 302
-    assert login(client, "mia@example.dk", "another password 123").status_code == 401
-
-
 def test_open_redirects_after_login_are_refused(client, site):
     make_user("mia@example.dk", sites=[site])
     for target in ("https://evil.example/", "//evil.example/", "/\\evil.example"):
@@ -149,23 +136,10 @@ def test_login_is_rate_limited_per_address(make_app, app, site):
     assert_strict_html_headers(response)
 
 
-def test_login_failures_are_rate_limited_per_account_from_any_address(make_app, app, site):
-    make_user("mia@example.dk", sites=[site])
-    make_user("bo@example.dk", sites=[site])
-    limited = make_app(COOKIEGATE_LOGIN_ACCOUNT_RATELIMIT="2 per 15 minutes", COOKIEGATE_LOGIN_RATELIMIT="100 per minute")
-    for address in ("10.0.0.1", "10.0.0.2"):
-        client = limited.test_client()
-        client.environ_base["REMOTE_ADDR"] = address
-        assert login(client, "MIA@example.dk", "wrong password!").status_code == 401
-    client = limited.test_client()
-    client.environ_base["REMOTE_ADDR"] = "10.0.0.3"
-    assert login(client, "mia@example.dk").status_code == 429
-    assert login(client, "bo@example.dk").status_code == 303  # other accounts are not locked
-
-
 def test_successful_logins_do_not_lock_an_account(make_app, app, site):
     make_user("mia@example.dk", sites=[site])
-    limited = make_app(COOKIEGATE_LOGIN_ACCOUNT_RATELIMIT="2 per 15 minutes", COOKIEGATE_LOGIN_RATELIMIT="100 per minute")
+    limited = make_app(COOKIEGATE_LOGIN_PAIR_RATELIMIT="2 per 15 minutes", COOKIEGATE_LOGIN_FREE_FAILURES=1,
+                       COOKIEGATE_LOGIN_RATELIMIT="100 per minute")
     for _ in range(4):
         client = limited.test_client()
         assert login(client, "mia@example.dk").status_code == 303

@@ -53,10 +53,11 @@ def test_wsgi_refuses_to_start_in_production_without_keys(tmp_path):
 
 
 def test_keys_rotate_from_the_environment(tmp_path, monkeypatch):
-    monkeypatch.setenv("COOKIEGATE_SECRET_KEYS", "first-key-" + "a" * 30 + ", second-key-" + "b" * 30)
+    first, second = "first-key-Xr4mT9qLw2Vz7KcB5nHd8JsF3p", "second-key-Ge6uY1oPa9Rt4WvM2xQk7LbN5"
+    monkeypatch.setenv("COOKIEGATE_SECRET_KEYS", f"{first}, {second}")
     app = create_app(bare_config(tmp_path, COOKIEGATE_ENV="production"))
-    assert app.config["COOKIEGATE_SECRET_KEYS"] == ["first-key-" + "a" * 30, "second-key-" + "b" * 30]
-    assert app.config["SECRET_KEY"] == "second-key-" + "b" * 30
+    assert app.config["COOKIEGATE_SECRET_KEYS"] == [first, second]
+    assert app.config["SECRET_KEY"] == second
 
 
 def test_settings_are_read_and_checked(tmp_path, monkeypatch):

@@ -1,14 +1,12 @@
 """The admin console's side of the audit trail: recording a change with before/after, listing, CSV."""
 from __future__ import annotations
 
-import csv
-import io
 import json
 from typing import Any, Iterable, Optional
 
 from sqlalchemy import func, select
 
-from .. import audit_trail
+from .. import audit_trail, csvsafe
 from ..extensions import db
 from ..models import AuditEvent, Site
 
@@ -38,33 +36,19 @@ def events(site: Optional[Site], *, page: int = 1, per_page: int = 50, action: s
     return list(rows), total
 
 
-def _safe(text: str) -> str:
-    # A spreadsheet would run a cell starting with = + - @ as a formula: quote it (CSV injection).
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-def _cell(value: Any) -> str:
-    return "" if value is None else _safe(json.dumps(value, ensure_ascii=False, sort_keys=True))
+def _json_cell(value: Any) -> Optional[str]:
+    return None if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
 def to_csv(rows: Iterable[AuditEvent]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["time_utc", "actor", "action", "before", "after", "details"])
+    """The trail as CSV, safe to open in a spreadsheet (csvsafe.py)."""
+    lines: list[list[Any]] = [["time_utc", "actor", "action", "before", "after", "details"]]
     for event in rows:
         details = dict(event.details or {})
         before, after = details.pop("before", None), details.pop("after", None)
-        writer.writerow(
-            [
-                event.at.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                _safe(event.actor),
-                _safe(event.action),
-                _cell(before),
-                _cell(after),
-                _cell(details or None),
-            ]
-        )
-    return out.getvalue()
+        lines.append([event.at.strftime("%Y-%m-%dT%H:%M:%SZ"), event.actor, event.action,
+                      _json_cell(before), _json_cell(after), _json_cell(details or None)])
+    return csvsafe.write(lines)
 
 
 def all_events(site: Site) -> list[AuditEvent]:

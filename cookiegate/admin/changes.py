@@ -645,17 +645,15 @@ def update_user(user: User, form: Mapping[str, Any], site_keys: Iterable[str], a
     if not new:
         return False
     audit.record(actor, "user.update", before=old, after=new, email=user.email)
+    # A new role or a deactivation ends the user's sessions; a deactivation revokes their tokens.
+    user_rules.after_access_change(user, before, actor)
     return True
 
 
-def create_token(user: User, actor: str) -> str:
+def create_token(user: User, actor: str, name: Optional[str] = None) -> str:
     """The token in the clear, once: only its hash is kept."""
-    return user_rules.create_api_token(user, actor=actor)
+    return user_rules.create_api_token(user, actor=actor, name=name)
 
 
 def revoke_token(token: ApiToken, actor: str) -> bool:
-    if token.revoked:
-        return False
-    token.revoked = True
-    audit.record(actor, "token.revoke", before={"revoked": False}, after={"revoked": True}, email=token.user.email, prefix=token.prefix)
-    return True
+    return user_rules.revoke_token(token, actor)

@@ -8,16 +8,23 @@ script, as always, asks for its config next to where it came from, so it asks th
 which answers with the draft: the site's config with unsaved texts (or colours) applied. The draft travels
 in the token, signed (only the console can make one) and short-lived; no inline script or
 style is needed anywhere, so the preview keeps a strict CSP too.
+
+The token is bound to the login session of the admin it was made for: it stops working when
+that session ends (logout, expiry, a new password), and the frame's page itself answers only
+that session's cookie. The files and the config the sandboxed frame then asks for come from an
+opaque origin, which carries no cookies, so those check that the bound session is still alive.
 """
 from __future__ import annotations
 
 from typing import Any, Optional
 
 from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request, url_for
+from flask_login import current_user
 from itsdangerous import BadData, URLSafeTimedSerializer
 
 from .. import banner
 from ..colours import delivered
+from ..sessions import login_alive, login_binding
 from ..sites import choose_language, get_site, public_config
 
 SALT = "cookiegate.admin-preview.v1"
@@ -33,8 +40,8 @@ def _serializer() -> URLSafeTimedSerializer:
 def make_token(site_key: str, language: str, texts: Optional[dict[str, str]] = None, policy_version: Optional[int] = None,
                colours: Optional[dict[str, str]] = None) -> str:
     """A preview of `site_key` in `language`; `texts` replace the saved texts of that language,
-    `colours` (validated) the saved banner colours."""
-    payload: dict[str, Any] = {"s": site_key, "l": language}
+    `colours` (validated) the saved banner colours. Bound to the current login session."""
+    payload: dict[str, Any] = {"s": site_key, "l": language, "x": list(login_binding(current_user._get_current_object()))}
     if texts is not None:
         payload["t"] = texts
     if policy_version is not None:
@@ -49,10 +56,16 @@ def preview_url(site_key: str, language: str, texts: Optional[dict[str, str]] = 
     return url_for("admin_preview.page", token=make_token(site_key, language, texts, policy_version, colours))
 
 
-def draft_config(token: str) -> dict[str, Any]:
+def draft_config(token: str, *, own_session: bool = False) -> dict[str, Any]:
+    """The draft a token shows; 404 once its login session has ended. With `own_session`, the
+    request must also carry that session's cookie (the frame's page, which the console loads)."""
     try:
         payload = _serializer().loads(token, max_age=MAX_AGE)
     except BadData:
+        abort(404)
+    if not login_alive(payload.get("x")):
+        abort(404)
+    if own_session and not (current_user.is_authenticated and list(login_binding(current_user)) == payload["x"]):
         abort(404)
     site = get_site(payload.get("s", ""))
     if site is None:
@@ -85,7 +98,6 @@ def _headers(response: Response) -> Response:
         "form-action 'none'; base-uri 'none'; frame-ancestors 'self'"
     )
     response.headers["X-Frame-Options"] = "SAMEORIGIN"
-    response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -93,7 +105,7 @@ def _headers(response: Response) -> Response:
 
 @bp.get("/<token>/")
 def page(token: str) -> Response:
-    config = draft_config(token)
+    config = draft_config(token, own_session=True)
     return Response(render_template("admin/preview.html", config=config, token=token))
 
 

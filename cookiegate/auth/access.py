@@ -1,6 +1,6 @@
 """Who is asking, and may they see this site? Plain functions the views and areas share.
 
-- `load_session_user`: the user of a login session (Flask-Login's user loader).
+- `load_session_user`: the user of a live login session (Flask-Login's user loader).
 - `bearer_user`: the user of an `Authorization: Bearer` API token (revocable, hash stored).
 - `api_user`: Bearer token first, else the login session; None when neither.
 - `can_see_site` / `require_site_access`: admins see every site, marketers the sites given to them.
@@ -19,6 +19,7 @@ from sqlalchemy import select, update
 from ..errors import ApiError
 from ..extensions import db
 from ..models import ApiToken, Site, User, user_sites, utcnow
+from ..sessions import user_for_login
 from ..users import TOKEN_PREFIX, hash_token
 
 # last_used_at is written at most this often per token, so API reads do not all become writes.
@@ -26,13 +27,9 @@ LAST_USED_PRECISION = dt.timedelta(minutes=5)
 
 
 def load_session_user(session_id: str) -> Optional[User]:
-    user_id, _, fingerprint = session_id.partition(":")
-    if not user_id.isdigit():
-        return None
-    user = db.session.get(User, int(user_id))
-    if user is None or not user.active or user.session_fingerprint != fingerprint:
-        return None
-    return user
+    # The cookie names a login session row; a logout, a new password, a new role or a
+    # deactivation deleted it, whatever copies of the cookie exist (sessions.py).
+    return user_for_login(session_id)
 
 
 def bearer_token() -> Optional[str]:

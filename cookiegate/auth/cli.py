@@ -1,14 +1,42 @@
-"""`revoke-token`: end an API token (or all of a user's)."""
+"""Accounts from the command line: `set-password`, `delete-user`, `revoke-token`."""
 from __future__ import annotations
 
 import click
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from .. import audit_trail
-from ..cli import group
+from ..cli import group, read_password, user_or_fail
 from ..extensions import db
 from ..models import ApiToken
-from ..users import TOKEN_PREFIX, get_user, hash_token
+from ..users import TOKEN_PREFIX, delete_user, hash_token, revoke_token, set_password
+
+
+@group.command("set-password")
+@click.argument("email")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def set_password_command(email, password_stdin):
+    """Give a user a new password (from --password-stdin or a prompt); every session of theirs ends."""
+    user = user_or_fail(email)
+    password = read_password(password_stdin, "New password")
+    try:
+        set_password(user, password, actor=audit_trail.cli_actor())
+    except ValueError as error:
+        raise click.ClickException(f"the password: {error}") from None
+    db.session.commit()
+    click.echo(f"New password set for {user.email}; their sessions have ended.")
+
+
+@group.command("delete-user")
+@click.argument("email")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def delete_user_command(email, yes):
+    """Delete a user with their API tokens and sessions (the audit trail keeps their e-mail)."""
+    user = user_or_fail(email)
+    if not yes:
+        click.confirm(f"Delete {user.role} {user.email} with their API tokens and sessions?", abort=True)
+    delete_user(user, actor=audit_trail.cli_actor())
+    db.session.commit()
+    click.echo(f"Deleted {user.email}.")
 
 
 @group.command("revoke-token")
@@ -20,9 +48,7 @@ def revoke_token_command(token_or_prefix, email):
     if bool(token_or_prefix) == bool(email):
         raise click.UsageError("give a token (or its prefix) or --user EMAIL")
     if email:
-        user = get_user(email)
-        if user is None:
-            raise click.ClickException(f"no user {email!r}")
+        user = user_or_fail(email)
         rows = list(db.session.execute(select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked.is_(False))).scalars())
     else:
         value = token_or_prefix.strip()
@@ -38,7 +64,6 @@ def revoke_token_command(token_or_prefix, email):
             raise click.ClickException("no such token")
     actor = audit_trail.cli_actor()
     for row in rows:
-        db.session.execute(update(ApiToken).where(ApiToken.id == row.id).values(revoked=True))
-        audit_trail.record(actor, "token.revoke", email=row.user.email, prefix=row.prefix)
+        revoke_token(row, actor)
     db.session.commit()
     click.echo(f"Revoked {len(rows)} token(s).")
