@@ -81,7 +81,7 @@ def raw_figures(db, site, first, last, group_by, categories):
     rows = db.session.execute(
         text(f"SELECT {key_sql}, method, COUNT(*), {granted} FROM consent_records WHERE {where} GROUP BY {key_sql}, method"),
         params(start, end)).all()
-    impressions = db.session.execute(text("SELECT SUM(count) FROM impression_counts WHERE site_id = :site"), {"site": site.id}).scalar()
+    impressions = db.session.execute(text("SELECT SUM(count) FROM stats_impressions WHERE site_id = :site AND dim = 'all' AND grain = 'd'"), {"site": site.id}).scalar()
     width = len(RAW_KEYS.get(group_by, (1,)))
     groups = defaultdict(lambda: defaultdict(int))
     for row in rows:

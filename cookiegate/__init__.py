@@ -9,10 +9,11 @@ from typing import Any, Optional
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import banner, cli, errors, geo, outage, state, tokens, web
+from . import banner, cli, geo, outage, state, tokens, web
 from .config import check as check_config
 from .config import from_environment
-from .extensions import db, limiter, migrate
+from .extensions import db, migrate
+from .ratelimit import limiter
 from .sessions import SessionOnDemand
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
@@ -51,7 +52,6 @@ def create_app(config: Optional[dict[str, Any]] = None) -> Flask:
         pgclient.install(app, statement_timeout + 1)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
     limiter.init_app(app)
-    errors.register(app)
     outage.init_app(app)
     state.init_app(app)
     geo.init_app(app)

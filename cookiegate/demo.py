@@ -9,10 +9,9 @@ from typing import Callable, Optional
 from flask import Blueprint, Response, abort, render_template, request
 from sqlalchemy import func, select
 
-from . import dbutil
 from .consents import ConsentRequest, record_batch
 from .extensions import db
-from .models import ImpressionCount, Site, User, utcnow
+from .models import Site, StatsImpression, User, utcnow
 from .sites import create_site, get_site
 from .state import process_state
 from .users import create_user, get_user
@@ -142,31 +141,14 @@ def seed_sample_data(site: Site, days: int = 30, consents: Optional[int] = None,
             recorded += record_batch(process, state, chunk)
             if progress:
                 progress(len(chunk))
-        _log_impressions(site.id, impressions)
         count_impressions(site.id, impressions)
         db.session.commit()
         catch_up(site.id)
     return recorded
 
 
-def _log_impressions(site_id: int, impressions: dict) -> None:
-    """The impression counter per UTC day, country and device (what the API's impressions feed)."""
-    sums: dict[tuple, int] = defaultdict(int)
-    for (country, device, moment), n in impressions.items():
-        sums[(moment.date(), country, device)] += n
-    if not sums:
-        return
-    table = ImpressionCount.__table__
-    statement = dbutil.insert(table)
-    statement = statement.on_conflict_do_update(
-        index_elements=["site_id", "day", "country", "device_type"], set_={"count": table.c.count + statement.excluded.count}
-    )
-    db.session.execute(statement, [{"site_id": site_id, "day": day, "country": country, "device_type": device, "count": n}
-                                   for (day, country, device), n in sums.items()])
-
-
 def has_sample_data(site: Site) -> bool:
-    return bool(db.session.execute(select(func.count()).select_from(ImpressionCount).where(ImpressionCount.site_id == site.id)).scalar())
+    return bool(db.session.execute(select(func.count()).select_from(StatsImpression).where(StatsImpression.site_id == site.id)).scalar())
 
 
 @bp.get("/demo/")

@@ -266,20 +266,6 @@ class LogCheckpoint(db.Model):
     signature: Mapped[str] = mapped_column(String(100))
 
 
-class ImpressionCount(db.Model):
-    """Banner displays, counted without any identifier."""
-
-    __tablename__ = "impression_counts"
-    __table_args__ = (UniqueConstraint("site_id", "day", "country", "device_type"),)
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), index=True)
-    day: Mapped[dt.date] = mapped_column(Date)
-    country: Mapped[str] = mapped_column(String(2), default="")
-    device_type: Mapped[str] = mapped_column(String(16), default="")
-    count: Mapped[int] = mapped_column(BigId, default=0)
-
-
 user_sites = Table(
     "user_sites",
     db.Model.metadata,

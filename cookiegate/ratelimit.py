@@ -70,7 +70,7 @@ class _Bound:
 
 
 class RateLimiter:
-    """Created once in extensions.py; each app gets its own store through init_app."""
+    """Created once below (`limiter`); each app gets its own store through init_app."""
 
     def init_app(self, app: Flask) -> None:
         storage = _storage(app.config["COOKIEGATE_RATELIMIT_STORAGE"], app.config.get("COOKIEGATE_RATELIMIT_KEY_PREFIX", "cookiegate"))
@@ -130,6 +130,9 @@ class RateLimiter:
         except Exception:
             stats = bound.fallback.get_window_stats(item, *identifiers)
         return item.amount - stats.remaining
+
+
+limiter = RateLimiter()
 
 
 def keyed(kind: str, value: str) -> str:

@@ -1,16 +1,25 @@
 """What every HTML area (auth/, dashboard/, admin/, ...) shares: security headers, CSRF on
-every unsafe request, HTML error pages, the base layout's stylesheet and the UI language.
+every unsafe request, HTML error pages, the base layout's stylesheet and the UI language;
+and the app's error handlers: JSON in the shape of errors.py for the API, a readable page
+(same status and headers) for the HTML areas.
 
 An area opts in with `html_area(bp)`; the API blueprints stay JSON-only and pay for none of it.
 """
 from __future__ import annotations
 
-from typing import Optional
+import logging
+from typing import Any
 
-from flask import Blueprint, Flask, Response, g, request
-from flask_wtf.csrf import CSRFProtect
+from flask import Blueprint, Flask, Response, g, render_template, request
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.exceptions import HTTPException
 
-from . import i18n
+from . import i18n, outage
+from .errors import HTTP_CODES, ApiError, error_response
+from .extensions import db
+
+log = logging.getLogger(__name__)
 
 csrf = CSRFProtect()
 
@@ -68,8 +77,6 @@ def _remember_language() -> None:
         return
     from flask_login import current_user
 
-    from .extensions import db
-
     if current_user.is_authenticated and current_user.language != requested:
         current_user.language = requested
         db.session.commit()
@@ -105,6 +112,78 @@ def init_app(app: Flask) -> None:
     # every API request about 10 µs (the decision endpoint's budget); html_area() checks instead.
     app.before_request_funcs[None] = [f for f in app.before_request_funcs[None] if f.__name__ != "csrf_protect"]
     app.register_blueprint(bp)
+    register_error_handlers(app)
     app.jinja_env.globals.update(t=i18n.translate, ui_language=i18n.ui_language, fmt_number=i18n.format_number,
                                  fmt_percent=i18n.format_percent, LANGUAGES=i18n.LANGUAGES,
                                  lang_query=i18n.lang_query)
+
+
+# Error handlers: every error answers in the shape of errors.py, as a page where a person reads it.
+
+
+def _html_error_response(status: int, message: str) -> Response:
+    """An error page in the base layout; falls back to plain text if even rendering fails."""
+    fresh_request_state()
+    try:
+        body = render_template("error.html", status=status, message=message)
+    except Exception:  # never an error inside the error page
+        log.exception("error page could not be rendered")
+        body = f"<!doctype html><title>{status}</title><h1>{status}</h1>"
+    response = Response(body, status=status, mimetype="text/html")
+    return apply_security_headers(response)
+
+
+def _respond(status: int, code: str, message: str, **extra: Any) -> Response:
+    if wants_html():
+        return _html_error_response(status, message)
+    return error_response(status, code, message, **extra)
+
+
+def _api_error(error: ApiError) -> Response:
+    response = _respond(error.status, error.code, error.message, **error.extra)
+    response.headers.update(error.headers)
+    return response
+
+
+def _http_error(error: HTTPException) -> Response:
+    status = error.code or 500
+    code, message = HTTP_CODES.get(status, ("error", error.name))
+    if status == 400 and isinstance(error, CSRFError):
+        code, message = "csrf_failed", "The form has expired or did not come from this site; reload the page and try again."
+    response = _respond(status, code, message)
+    if status == 405 and error.valid_methods:
+        response.headers["Allow"] = ", ".join(error.valid_methods)
+    return response
+
+
+def _unexpected(error: Exception) -> Response:
+    # The traceback goes to the log; it names code, not request data.
+    log.exception("unhandled %s", type(error).__name__)
+    return _respond(500, *HTTP_CODES[500])
+
+
+def _service_unavailable() -> Response:
+    # JSON for the API, the HTML error page for the HTML areas (dashboard, login).
+    response = _respond(503, *HTTP_CODES[503])
+    response.headers["Retry-After"] = str(outage.RETRY_AFTER_SECONDS)
+    return response
+
+
+def _database_error(error: SQLAlchemyError) -> Response:
+    reason = outage.unavailable_reason(error)
+    if reason is None:
+        return _unexpected(error)
+    # No traceback: the outage is logged once when it starts and once when it ends.
+    outage.current().failed_request(reason)
+    try:
+        db.session.rollback()
+    except SQLAlchemyError:
+        pass
+    return _service_unavailable()
+
+
+def register_error_handlers(app: Flask) -> None:
+    app.register_error_handler(ApiError, _api_error)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(SQLAlchemyError, _database_error)
+    app.register_error_handler(Exception, _unexpected)

@@ -26,6 +26,18 @@ def make_site(origins, ga: Optional[str] = "G-TEST1234", fb: Optional[str] = "12
     return site
 
 
+def impressions(site_id: Optional[int] = None, dim: str = "all") -> dict[str, int]:
+    """Banner impressions as the statistics hold them, by `dim` ("all", "country", "device"): the day totals."""
+    from sqlalchemy import func, select
+
+    from cookiegate.models import StatsImpression
+
+    query = select(StatsImpression.value, func.sum(StatsImpression.count)).where(StatsImpression.dim == dim, StatsImpression.grain == "d")
+    if site_id is not None:
+        query = query.where(StatsImpression.site_id == site_id)
+    return {value: int(n) for value, n in db.session.execute(query.group_by(StatsImpression.value))}
+
+
 def consent_body(**overrides) -> dict:
     """A valid body; an override of None leaves that field out (null itself is refused by the API)."""
     body = {

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from cookiegate.extensions import db
-from cookiegate.models import ConsentRecord, ConsentRevocation, ImpressionCount, Site
+from cookiegate.models import ConsentRecord, ConsentRevocation, Site, StatsImpression
 
 from .support import consent_body, post_consent
 
@@ -19,7 +19,7 @@ def stored_rows() -> tuple[int, int, int, int]:
         return db.session.execute(select(func.count()).select_from(model)).scalar_one()
 
     seq = db.session.execute(select(func.coalesce(func.sum(Site.log_seq), 0))).scalar_one()
-    return count(ConsentRecord), count(ConsentRevocation), count(ImpressionCount), seq
+    return count(ConsentRecord), count(ConsentRevocation), count(StatsImpression), seq
 
 
 def assert_error(response, status: int, code: str) -> dict:

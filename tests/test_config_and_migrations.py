@@ -109,7 +109,7 @@ def test_migrations_go_down_to_empty_and_up_again(tmp_path, instance_dir):
         with app.app_context():
             upgrade()
             tables = set(inspect(db.engine).get_table_names())
-            assert {"sites", "consent_records", "impression_counts", "users", "api_tokens", "audit_events"} <= tables
+            assert {"sites", "consent_records", "stats_impressions", "users", "api_tokens", "audit_events"} <= tables
             downgrade(revision="base")
             assert set(inspect(db.engine).get_table_names()) <= {"alembic_version"}
             upgrade()

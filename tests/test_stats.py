@@ -15,12 +15,11 @@ from sqlalchemy import delete, select
 
 from cookiegate.consents import ConsentRequest, record_batch
 from cookiegate.extensions import db
-from cookiegate.impressions import count_impression
 from cookiegate.models import ConsentRecord, Site
 from cookiegate.sites import bump_policy
 from cookiegate.state import process_state
 from cookiegate.stats.figures import GROUPINGS, site_stats
-from cookiegate.stats.rollup import catch_up
+from cookiegate.stats.rollup import catch_up, count_impression
 from cookiegate.visitor import Device, Location, Visitor
 
 from .support import consent_body, make_site, post_consent
@@ -244,7 +243,7 @@ def test_small_groups_fold_into_other_and_totals_stay_exact(app, site):
 def test_figures_survive_deletion_of_the_raw_records(app, site):
     generate(site, NOW, 200, seed=3)
     before = {g: site_stats(site, dt.date(2026, 11, 10), dt.date(2026, 11, 24), g) for g in GROUPINGS}
-    # What purge and erase do to raw records (they call catch_up_all first; here the reads above did).
+    # What purge and erase do to raw records (they call catch_up first; here the reads above did).
     db.session.execute(delete(ConsentRecord).where(ConsentRecord.site_id == site.id))
     db.session.commit()
     after = {g: site_stats(site, dt.date(2026, 11, 10), dt.date(2026, 11, 24), g) for g in GROUPINGS}

@@ -10,12 +10,13 @@ from ..compression import respond
 from ..consents import answer, idempotency_claim, record_consent, validate_consent, withdraw_consent
 from ..decision import decision_json
 from ..errors import ApiError
-from ..extensions import db, limiter
-from ..impressions import count_impression
+from ..extensions import db
 from ..models import Site
 from ..proof.receipt import receipt
+from ..ratelimit import limiter
 from ..sites import CONSENT_COOKIE, LANGUAGE_PATTERN
 from ..state import process_state
+from ..stats.rollup import count_impression
 from ..tokens import ConsentToken, signer
 from ..validation import idempotency_key, invalid, parse_json_object, read_body
 from . import bp

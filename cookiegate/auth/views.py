@@ -6,9 +6,9 @@ from urllib.parse import urlsplit
 from flask import Response, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
-from ..extensions import db, limiter
+from ..extensions import db
 from ..models import User
-from ..ratelimit import keyed
+from ..ratelimit import keyed, limiter
 from ..sessions import ENDS_KEY, end_login, start_login
 from ..users import check_password, set_password, user_for_reset_token
 from . import bp

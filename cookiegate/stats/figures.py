@@ -21,7 +21,7 @@ from sqlalchemy import Date, and_, cast, func, literal_column, or_, select
 
 from ..extensions import db
 from ..models import Site, StatsImpression, StatsRollup
-from .rollup import COUNT_COLUMNS, DIMENSIONS, IMPRESSION_DIMENSIONS, UTC, catch_up
+from .rollup import COUNT_COLUMNS, DIMENSIONS, IMPRESSION_DIMENSIONS, QUARTER, UTC, catch_up
 
 TIME_GROUPINGS = ("day", "week", "month")
 GROUPINGS = TIME_GROUPINGS + DIMENSIONS
@@ -141,10 +141,10 @@ def offset_segments(zone: ZoneInfo, start: dt.datetime, end: dt.datetime) -> lis
     probe = start
     while probe < end:
         step_end = min(probe + dt.timedelta(days=1), end)
-        if offset(step_end - QUARTER_STEP) != current:
+        if offset(step_end - QUARTER) != current:
             moment = probe
             while moment < step_end and offset(moment) == current:
-                moment += QUARTER_STEP
+                moment += QUARTER
             segments.append((lo, moment, current))
             lo, current = moment, offset(moment)
             probe = moment
@@ -152,9 +152,6 @@ def offset_segments(zone: ZoneInfo, start: dt.datetime, end: dt.datetime) -> lis
         probe = step_end
     segments.append((lo, end, current))
     return [(a, b, o) for a, b, o in segments if a < b]
-
-
-QUARTER_STEP = dt.timedelta(minutes=15)
 
 
 def _local_day(column, minutes: int):

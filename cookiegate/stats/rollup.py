@@ -1,5 +1,6 @@
 """Keeping the statistics rollups: consent records summed behind the per-site `seq`, and
-banner impressions counted as they come.
+banner impressions counted as they come (no identifier at all: a count per bucket, country and
+device type; the pre-consent audit and bots are no audience).
 
 Why behind `seq` rather than in the consent's own transaction: the consent write stays
 exactly as fast as before (three statements), and a site's `seq` is handed out under the
@@ -8,7 +9,7 @@ catch-up that reads `seq > watermark` in order never skips one. Every statistics
 catches up first, so a consent recorded a moment ago is in the figures.
 
 Rows are only ever added to, never derived again from raw records, so `purge` and `erase`
-(which delete raw records) must call `catch_up_all()` first; then the figures do not move.
+(which delete raw records) must call `catch_up(site_id)` first; then the figures do not move.
 
 Buckets: 15-minute UTC buckets ("q"; every time zone in use today has an offset that is a
 multiple of 15 minutes, so any local midnight is a bucket boundary) and UTC days ("d"), so a
@@ -23,12 +24,13 @@ from typing import Iterable, Optional
 
 from sqlalchemy import select, update
 
-from .. import dbutil
+from .. import dbutil, outage
 from ..extensions import db
-from ..models import ConsentRecord, Site, StatsImpression, StatsRollup, StatsWatermark
+from ..models import ConsentRecord, StatsImpression, StatsRollup, StatsWatermark, utcnow
+from ..visitor import Visitor
 
 UTC = dt.timezone.utc
-QUARTER = dt.timedelta(minutes=15)
+QUARTER = dt.timedelta(minutes=15)  # a bucket of grain "q"
 # Attribute groupings of the stats API, and the record field each reads.
 DIMENSIONS = ("country", "city", "device", "browser", "os", "method", "policy_version", "language")
 IMPRESSION_DIMENSIONS = ("country", "device")
@@ -161,17 +163,17 @@ def catch_up(site_id: int, batch: int = BATCH, rest: float = 0.0) -> int:
             return total
 
 
-def catch_up_all() -> int:
-    """Every site (purge and erase call this before deleting raw records)."""
-    return sum(catch_up(site_id) for site_id in db.session.execute(select(Site.id)).scalars().all())
-
-
-def count_impression(site_id: int, country: str, device_type: str, at: dt.datetime, amount: int = 1) -> None:
-    """Add impressions to the statistics (one statement; the caller commits)."""
+def count_impression(site_id: int, visitor: Visitor, at: Optional[dt.datetime] = None, commit: bool = True) -> None:
+    """One banner impression in the statistics (one statement). The pre-consent audit is not an
+    audience (docs/audit.md), nor are bots."""
+    device = visitor.device
+    if device.is_audit or device.is_bot:
+        return
+    at = at or utcnow()
     rows = [
-        {"site_id": site_id, "dim": dim, "grain": grain, "bucket": bucket, "value": value, "count": amount}
+        {"site_id": site_id, "dim": dim, "grain": grain, "bucket": bucket, "value": value, "count": 1}
         for grain, bucket in (("q", quarter_of(at)), ("d", day_of(at)))
-        for dim, value in (("all", ""), ("country", country or ""), ("device", device_type or ""))
+        for dim, value in (("all", ""), ("country", visitor.location.country or ""), ("device", device.device_type or ""))
     ]
     table = StatsImpression.__table__
     statement = dbutil.insert(table).values(rows)
@@ -179,6 +181,9 @@ def count_impression(site_id: int, country: str, device_type: str, at: dt.dateti
         index_elements=["site_id", "dim", "grain", "bucket", "value"], set_={"count": table.c.count + statement.excluded.count}
     )
     db.session.execute(statement)
+    if commit:
+        db.session.commit()
+        outage.committed()
 
 
 def count_impressions(site_id: int, counts: dict[tuple[str, str, dt.datetime], int]) -> None:

@@ -18,9 +18,9 @@ from playwright.sync_api import sync_playwright
 from sqlalchemy import func, select, text
 
 from cookiegate.extensions import db
-from cookiegate.models import ConsentRecord, ImpressionCount, Site
+from cookiegate.models import ConsentRecord, Site
 
-from ..support import ROOT, free_port, make_site
+from ..support import ROOT, free_port, impressions, make_site
 
 CHROMIUM = "/usr/bin/chromium"
 SHOP_HOST = "www.shop.test"
@@ -136,8 +136,7 @@ class Shop:
 
     def impressions(self) -> int:
         site_id = self._site_id()
-        total = select(func.coalesce(func.sum(ImpressionCount.count), 0)).where(ImpressionCount.site_id == site_id)
-        return db.session.execute(total).scalar_one()
+        return impressions(site_id).get("", 0)
 
 
 @pytest.fixture
