@@ -107,6 +107,6 @@ def when_ready(server):
 
 def post_worker_init(worker):
     """Load the user-agent rules (about 0.15 s) while the worker boots, not inside a visitor's request."""
-    from cookiegate.useragent import parse_agent
+    from cookiegate.infra.useragent import parse_agent
 
     parse_agent("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36")

@@ -38,7 +38,7 @@ from werkzeug.serving import make_server  # noqa: E402
 
 from cookiegate import create_app  # noqa: E402
 from cookiegate.extensions import db  # noqa: E402
-from cookiegate.sites import create_site  # noqa: E402
+from cookiegate.sites.site import create_site  # noqa: E402
 
 NPM = {"vanilla-cookieconsent": "vanilla-cookieconsent@3.1.0", "klaro": "klaro@0.7.22"}
 ARTICLE = "<h1>Fjordkaffe</h1>" + "<p>Frisklistet kaffe fra Vejle, ristet hver tirsdag og sendt samme dag.</p>" * 30

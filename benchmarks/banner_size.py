@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from cookiegate import create_app  # noqa: E402
 from cookiegate.extensions import db  # noqa: E402
-from cookiegate.sites import create_site  # noqa: E402
+from cookiegate.sites.site import create_site  # noqa: E402
 
 BUDGET = 5500
 COMPETITORS = {

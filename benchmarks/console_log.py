@@ -5,7 +5,7 @@ every view (now only behind "Verify the log now").
     .venv/bin/python benchmarks/console_log.py [--records 1000000] [--database-url URL]
 
 Appends N sealed records to one site in bulk (proof/bulk.py, as benchmarks/proof.py does), then
-times consentlog.log_status (every page view: latest checkpoint, max(seq)), consentlog.verify
+times consent_log.log_status (every page view: latest checkpoint, max(seq)), consent_log.verify
 over the whole log (what every view used to cost) and as the button runs it (stopped after
 COOKIEGATE_CONSOLE_VERIFY_SECONDS, under gunicorn's 30 s worker timeout), in one process.
 """
@@ -40,11 +40,11 @@ def main() -> int:
     from flask_migrate import upgrade
 
     from cookiegate import create_app
-    from cookiegate.admin import consentlog
+    from cookiegate.admin import consent_log
     from cookiegate.extensions import db
     from cookiegate.proof.bulk import append
     from cookiegate.proof.keys import write_new_key
-    from cookiegate.sites import create_site
+    from cookiegate.sites.site import create_site
 
     write_new_key(workdir / "checkpoint_key.pem")
     app = create_app()
@@ -68,14 +68,14 @@ def main() -> int:
         views = []
         for _ in range(7):
             t = time.perf_counter()
-            status = consentlog.log_status(site)
+            status = consent_log.log_status(site)
             views.append(time.perf_counter() - t)
             db.session.rollback()
         print(f"page view (log_status): median {statistics.median(views) * 1000:.1f} ms, last_seq {status['last_seq']}")
         for label, seconds in (("whole log (as before, on every view)", None),
                                ("button (COOKIEGATE_CONSOLE_VERIFY_SECONDS)", app.config["COOKIEGATE_CONSOLE_VERIFY_SECONDS"])):
             t = time.perf_counter()
-            verified = consentlog.verify(site, "benchmark", seconds=seconds)
+            verified = consent_log.verify(site, "benchmark", seconds=seconds)
             took = time.perf_counter() - t
             db.session.commit()
             print(f"verify, {label}: {took:.2f} s, {verified['report'].summary()}")

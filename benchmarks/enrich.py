@@ -34,7 +34,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from cookiegate import create_app, geo, useragent, visitor  # noqa: E402
+from cookiegate import create_app  # noqa: E402
+from cookiegate.infra import geo, useragent, visitor  # noqa: E402
 from cookiegate.api import views  # noqa: E402
 from cookiegate.extensions import db  # noqa: E402
 from tests.mmdb_builder import write_city_db  # noqa: E402
@@ -118,7 +119,7 @@ class PostBench:
     def __init__(self, workdir: Path, database: Path):
         from flask_migrate import upgrade
 
-        from cookiegate.sites import create_site
+        from cookiegate.sites.site import create_site
 
         self.app = create_app({
             "INSTANCE_PATH": str(workdir / "instance"),

@@ -50,7 +50,7 @@ def main() -> int:
     from cookiegate import create_app
     from cookiegate.extensions import db
     from cookiegate.models import User
-    from cookiegate.users import create_user
+    from cookiegate.auth.users import create_user
 
     work = Path(tempfile.mkdtemp(prefix="cookiegate-login-time-"))
 

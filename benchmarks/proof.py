@@ -66,7 +66,7 @@ def child(mode: str, env: dict, site_key: str) -> None:
         from cookiegate.extensions import db
         from cookiegate.proof.keys import checkpoint_keys
         from cookiegate.proof.verify import stream, verify_site
-        from cookiegate.sites import get_site
+        from cookiegate.sites.site import get_site
 
         site = get_site(site_key)
         db.session.rollback()
@@ -97,7 +97,7 @@ def load(env: dict, site_key: str, records: int, created: dt.datetime) -> float:
     with app.app_context():
         from cookiegate.extensions import db
         from cookiegate.proof.bulk import append
-        from cookiegate.sites import get_site
+        from cookiegate.sites.site import get_site
 
         site = get_site(site_key)
         choices = [{"necessary": True, "statistics": s, "marketing": m} for s in (True, False) for m in (True, False)]

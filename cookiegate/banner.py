@@ -16,7 +16,7 @@ from pathlib import Path
 from flask import Blueprint, Response, abort, current_app, request
 from werkzeug.security import safe_join
 
-from .compression import respond, variants
+from .infra.compression import respond, variants
 
 bp = Blueprint("banner", __name__, url_prefix="/banner/v1")
 
@@ -78,3 +78,4 @@ def serve(filename: str) -> Response:
 
 def init_app(app) -> None:
     app.extensions["cookiegate.banner"] = AssetCache(BANNER_DIR)
+    app.register_blueprint(bp)

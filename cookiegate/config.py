@@ -83,7 +83,7 @@ def from_environment(instance_path: str) -> dict:
         "COOKIEGATE_LOGIN_MAX_DELAY": _int("COOKIEGATE_LOGIN_MAX_DELAY", 60),
         # Password hashes (werkzeug's method string); stored hashes of another method are redone at login.
         "COOKIEGATE_PASSWORD_HASH": env.get("COOKIEGATE_PASSWORD_HASH", PASSWORD_HASH).strip() or PASSWORD_HASH,
-        # A login session ends this many hours after logging in, however active it is (sessions.py).
+        # A login session ends this many hours after logging in, however active it is (auth/sessions.py).
         "PERMANENT_SESSION_LIFETIME": dt.timedelta(hours=_int("COOKIEGATE_SESSION_HOURS", 8)),
         "SESSION_COOKIE_NAME": "cookiegate_session",
         # Seconds to wait for a database connection, the SQLite write lock or a pool slot.

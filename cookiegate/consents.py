@@ -29,16 +29,16 @@ from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
-from . import dbutil, outage
+from .infra import database as dbutil, db_errors as outage
 from .errors import ApiError
 from .extensions import db
 from .models import BannerSnapshot, ConsentRecord, ConsentRevocation, IdempotencyKey, Site, utcnow
 from .proof.ledger import consent_hash, payload_values, seal
-from .sites import LANGUAGE_PATTERN
-from .state import ProcessState, SiteState
-from .tokens import ConsentToken, TokenSigner, to_ms
-from .validation import bool_field, int_field, invalid, page_url, text_field
-from .visitor import Visitor
+from .sites.site import LANGUAGE_PATTERN
+from .sites.cache import ProcessState, SiteState
+from .infra.signing import ConsentToken, TokenSigner, to_ms
+from .infra.request_checks import bool_field, int_field, invalid, page_url, text_field
+from .infra.visitor import Visitor
 
 USER_METHODS = ("accept_all", "reject_all", "custom")
 # The append path's statements, built once: on the hottest write path the ORM's unit of work

@@ -5,8 +5,8 @@ import json
 import time
 from typing import Optional
 
-from .state import Revocations, SiteState
-from .tokens import ConsentToken, TokenSigner
+from .infra.signing import ConsentToken, TokenSigner
+from .sites.cache import Revocations, SiteState
 
 DAY_MS = 86_400_000
 

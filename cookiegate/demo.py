@@ -3,26 +3,30 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import sys
 from collections import defaultdict
 from typing import Callable, Optional
 
-from flask import Blueprint, Response, abort, render_template, request
+import click
+from flask import Blueprint, Flask, Response, abort, current_app, render_template, request
+from flask.cli import with_appcontext
 from sqlalchemy import func, select
 
+from .auth.users import create_user, get_user
+from .cli import add_commands
 from .consents import ConsentRequest, record_batch
 from .extensions import db
-from .models import Site, StatsImpression, User, utcnow
-from .sites import create_site, get_site
-from .state import process_state
-from .users import create_user, get_user
-from .visitor import Device, Location, Visitor
+from .infra.visitor import Device, Location, Visitor
+from .models import Site, StatsImpression, utcnow
+from .sites.cache import process_state
+from .sites.site import create_site, get_site
 
 DEMO_KEY = "demo"
 DEMO_ORIGINS = ("http://127.0.0.1:8000", "http://localhost:8000")
 
 bp = Blueprint("demo", __name__, template_folder="templates")
 
-PLACES = [  # (weight, country, region, city), as geo.py reports them: English city names
+PLACES = [  # (weight, country, region, city), as infra/geo.py reports them: English city names
     (30, "DK", "DK-84", "Copenhagen"),
     (12, "DK", "DK-82", "Aarhus"),
     (8, "DK", "DK-83", "Odense"),
@@ -161,3 +165,44 @@ def demo_page() -> Response:
 @bp.get("/demo/privatliv")
 def demo_privacy() -> Response:
     return Response(render_template("demo_privacy.html"))
+
+
+@click.command("demo")
+@click.option("--days", default=30, show_default=True, help="Days of sample data, up to today.")
+@click.option("--consents", type=click.IntRange(min=0), help="Sample consents in all (default: about 40 a day).")
+@click.option("--url", "base_url", default="http://127.0.0.1:8000", show_default=True, help="Where the service runs (for the printed links).")
+@with_appcontext
+def demo_command(days, consents, base_url):
+    """The demo site, its page, a demo marketer and realistic sample data recorded through the
+    API's recording code (safe to run again: sample data is added only to an empty demo site,
+    or when --consents is given)."""
+    if days < 1:
+        raise click.BadParameter("must be at least 1", param_hint="--days")
+    # Logins with printed passwords never on a production service.
+    with_logins = current_app.config["COOKIEGATE_ENV"] != "production"
+    site, created = ensure_demo_site()
+    if with_logins:
+        ensure_demo_users(site)
+    db.session.commit()
+    if consents is not None or created or not has_sample_data(site):
+        total = consents if consents is not None else 40 * days
+        with click.progressbar(length=total, label="Recording sample consents", file=sys.stderr,
+                               show_pos=True, show_eta=True) as bar:
+            count = seed_sample_data(site, days=days, consents=total, progress=bar.update)
+        click.echo(f"Demo site {DEMO_KEY!r} with {count} sample consents over {days} days.")
+    else:
+        click.echo(f"Demo site {DEMO_KEY!r} exists already.")
+    base_url = base_url.rstrip("/")
+    click.echo(f"Dashboard:  {base_url}/dashboard/{site.key}/")
+    click.echo(f"Console:    {base_url}/admin/")
+    if with_logins:
+        click.echo(f"Log in at {base_url}/login as {DEMO_MARKETER} with password {DEMO_PASSWORD} (demo marketer)")
+        click.echo(f"       or as {DEMO_ADMIN} with password {DEMO_ADMIN_PASSWORD} (demo administrator)")
+    else:
+        click.echo("No demo logins in production: make users with create-user.")
+    click.echo(site.key)
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)
+    add_commands(app, demo_command)

@@ -11,12 +11,12 @@ from __future__ import annotations
 import os
 import time
 
-from flask import Blueprint, Response, current_app, jsonify
+from flask import Blueprint, Flask, Response, current_app, jsonify
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from . import outage
 from .extensions import db
+from .infra import db_errors
 
 bp = Blueprint("health", __name__)
 
@@ -63,14 +63,14 @@ def database_status() -> str:
 
 @bp.get("/healthz")
 def healthz() -> Response:
-    tracker = outage.current()
+    tracker = db_errors.current()
     if tracker.active and time.monotonic() - tracker.last_failure < PROBE_HOLD_SECONDS:
         database = tracker.kind
     else:
         try:
             database = database_status()
         except SQLAlchemyError as error:
-            reason = outage.unavailable_reason(error) or type(error).__name__
+            reason = db_errors.unavailable_reason(error) or type(error).__name__
             tracker.begin(reason)
             database = tracker.kind
         finally:
@@ -81,11 +81,15 @@ def healthz() -> Response:
         if database != "ok":
             tracker.last_failure = time.monotonic()
         else:
-            outage.committed()  # the probe took the write lock (SQLite) or saw a writable server
+            db_errors.committed()  # the probe took the write lock (SQLite) or saw a writable server
     body = {"status": "ok" if database == "ok" else "degraded", "database": database, "geoip": geoip_status()}
     response = jsonify(body)
     response.status_code = 200 if database == "ok" else 503
     response.headers["Cache-Control"] = "no-store"
     if database != "ok":
-        response.headers["Retry-After"] = str(outage.RETRY_AFTER_SECONDS)
+        response.headers["Retry-After"] = str(db_errors.RETRY_AFTER_SECONDS)
     return response
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)

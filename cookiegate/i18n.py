@@ -1,7 +1,7 @@
 """The language of the pages people log in to (Danish and English), and number formats.
 
 The language of a request: `?lang=`, else the logged-in user's setting, else the browser's
-Accept-Language, else Danish. Texts live in one file per language (ui_texts/<lang>.json).
+Accept-Language, else Danish. Texts live in one file per language (page_texts/<lang>.json).
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from flask import request
 
 LANGUAGES = ("da", "en")
 DEFAULT_LANGUAGE = "da"
-TEXTS_DIR = Path(__file__).resolve().parent / "ui_texts"
+TEXTS_DIR = Path(__file__).resolve().parent / "page_texts"
 
 
 @functools.lru_cache(maxsize=None)

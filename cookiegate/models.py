@@ -9,7 +9,6 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
-    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -76,7 +75,7 @@ class Site(db.Model):
     # IANA zone whose days the statistics count in ("from"/"to" are inclusive local days).
     timezone: Mapped[str] = mapped_column(String(64), default="Europe/Copenhagen", server_default="Europe/Copenhagen")
     floating_button: Mapped[bool] = mapped_column(Boolean, default=True)
-    # The banner's colours {"accent", "background", "text"} (cookiegate/colours.py validates them).
+    # The banner's colours {"accent", "background", "text"} (cookiegate/sites/colours.py validates them).
     banner_colours: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     # Head of the per-site hash chain over consent records (tamper evidence).
     log_seq: Mapped[int] = mapped_column(BigId, default=0)
@@ -292,7 +291,7 @@ class User(UserMixin, db.Model):
                                                                 passive_deletes=True)
 
     # The login session (a LoginSession) this object was loaded for, and the secret that named it
-    # (sessions.py): plain attributes, not columns.
+    # (auth/sessions.py): plain attributes, not columns.
     login_session = None
     login_secret = None
 
@@ -329,7 +328,7 @@ class ApiToken(db.Model):
 
 
 class LoginSession(db.Model):
-    """One login on one browser (sessions.py). The session cookie carries a random
+    """One login on one browser (auth/sessions.py). The session cookie carries a random
     secret; only its SHA-256 is kept. Deleting the row ends the session, whatever copies of the
     cookie exist."""
 

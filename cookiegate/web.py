@@ -15,9 +15,10 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
-from . import i18n, outage
+from . import i18n
 from .errors import HTTP_CODES, ApiError, error_response
 from .extensions import db
+from .infra import db_errors
 
 log = logging.getLogger(__name__)
 
@@ -165,16 +166,16 @@ def _unexpected(error: Exception) -> Response:
 def _service_unavailable() -> Response:
     # JSON for the API, the HTML error page for the HTML areas (dashboard, login).
     response = _respond(503, *HTTP_CODES[503])
-    response.headers["Retry-After"] = str(outage.RETRY_AFTER_SECONDS)
+    response.headers["Retry-After"] = str(db_errors.RETRY_AFTER_SECONDS)
     return response
 
 
 def _database_error(error: SQLAlchemyError) -> Response:
-    reason = outage.unavailable_reason(error)
+    reason = db_errors.unavailable_reason(error)
     if reason is None:
         return _unexpected(error)
     # No traceback: the outage is logged once when it starts and once when it ends.
-    outage.current().failed_request(reason)
+    db_errors.current().failed_request(reason)
     try:
         db.session.rollback()
     except SQLAlchemyError:

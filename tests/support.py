@@ -14,7 +14,7 @@ from typing import Optional
 import requests
 
 from cookiegate.extensions import db
-from cookiegate.sites import create_site
+from cookiegate.sites.site import create_site
 
 ROOT = Path(__file__).resolve().parent.parent
 GUNICORN = Path(sys.executable).parent / "gunicorn"

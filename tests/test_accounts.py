@@ -12,9 +12,9 @@ import pytest
 from itsdangerous import TimestampSigner
 from sqlalchemy import select
 
+from cookiegate.auth.users import check_password, reset_token, user_for_reset_token
 from cookiegate.extensions import db
 from cookiegate.models import ApiToken, AuditEvent, LoginSession, User
-from cookiegate.users import check_password, reset_token, user_for_reset_token
 
 from .admin_support import Console
 from .support import database_text
@@ -127,7 +127,7 @@ def test_a_reset_link_expires_after_an_hour_and_dies_with_deactivation_or_a_new_
     fresh = reset_token(person, "test")
     assert user_for_reset_token(fresh).id == person.id
     # Another reset (or any new password) ends the earlier link.
-    from cookiegate.users import set_password
+    from cookiegate.auth.users import set_password
 
     set_password(person, "changed by someone", actor="test")
     db.session.commit()

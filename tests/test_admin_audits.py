@@ -11,10 +11,10 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from cookiegate.admin import changes, siteaudits
+from cookiegate.admin import changes, site_audits
 from cookiegate.extensions import db
 from cookiegate.siteaudit.store import save_audit
-from cookiegate.sites import create_site
+from cookiegate.sites.site import create_site
 
 from .admin_support import Console, audit_report, make_user, old_audit_report
 
@@ -39,7 +39,7 @@ def test_the_history_is_newest_first_with_each_passs_verdict_and_finding_count(a
     new = keep(site, audit_report(pages=3), minutes_ago=0)
     other = create_site("Other", ["https://other.example.dk"])
     keep(other, audit_report("https://other.example.dk/"))
-    rows, total = siteaudits.history(site)
+    rows, total = site_audits.history(site)
     assert total == 2 and [r["id"] for r in rows] == [new.id, old.id]
     first = rows[0]
     assert (first["url"], first["pages"], first["verdict"]) == ("https://shop.example.dk/", 3, "fail")
@@ -53,15 +53,15 @@ def test_the_history_is_newest_first_with_each_passs_verdict_and_finding_count(a
 
 def test_the_history_is_paginated(app, site):
     ids = [keep(site, audit_report(), minutes_ago=n).id for n in range(5)]
-    first, total = siteaudits.history(site, page=1, per_page=2)
-    third, _ = siteaudits.history(site, page=3, per_page=2)
+    first, total = site_audits.history(site, page=1, per_page=2)
+    third, _ = site_audits.history(site, page=3, per_page=2)
     assert total == 5 and [r["id"] for r in first] == ids[:2] and [r["id"] for r in third] == ids[4:]
-    assert siteaudits.history(site, page=4, per_page=2)[0] == []
+    assert site_audits.history(site, page=4, per_page=2)[0] == []
 
 
 def test_one_audit_shows_its_findings_per_pass(app, site):
     audit = keep(site, audit_report(leak="_hjSessionUser_1"))
-    shown = siteaudits.detail(site, audit.id)
+    shown = site_audits.detail(site, audit.id)
     by_pass = {p["name"]: p for p in shown["passes"]}
     assert [p["name"] for p in shown["passes"]] == ["no_choice", "rejected", "accepted"]
     assert by_pass["no_choice"]["findings"][1] == {
@@ -69,7 +69,7 @@ def test_one_audit_shows_its_findings_per_pass(app, site):
         "provider": "", "purpose": "Not known: nobody has said it is necessary.", "how_to_fix": 'Hold back the script with data-cookiegate="statistics".',
     }
     assert shown["distinct"] == 2
-    assert siteaudits.detail(site, audit.id, "da")["passes"][0]["findings"][1]["purpose"] == "Ukendt: ingen har sagt, at den er nødvendig."
+    assert site_audits.detail(site, audit.id, "da")["passes"][0]["findings"][1]["purpose"] == "Ukendt: ingen har sagt, at den er nødvendig."
     assert by_pass["rejected"]["findings"] == [] and by_pass["rejected"]["verdict"] == "pass"
     assert by_pass["accepted"]["findings"][1]["kind"] == "request"
     assert shown["pages_list"] == ["https://shop.example.dk/", "https://shop.example.dk/side-1"]
@@ -77,7 +77,7 @@ def test_one_audit_shows_its_findings_per_pass(app, site):
 
 def test_the_declaration_difference_is_against_the_declaration_as_it_is_now(app, site):
     audit = keep(site, audit_report(leak="_hjSessionUser_1"))
-    diff = siteaudits.detail(site, audit.id)["declaration"]
+    diff = site_audits.detail(site, audit.id)["declaration"]
     assert [(d["kind"], d["name"]) for d in diff["undeclared"]] == [("cookie", "_hjSessionUser_1")]
     unseen = {d["name"] for d in diff["unseen"]}
     # The site declares Google Analytics and the Meta pixel: _ga was seen, the pixel's _fbp was not.
@@ -86,7 +86,7 @@ def test_the_declaration_difference_is_against_the_declaration_as_it_is_now(app,
     service = changes.add_service(site, {"name": "Hotjar", "category": "statistics"}, "test")
     changes.add_cookie(service, {"name": "_hjSessionUser_*"}, "test")
     db.session.commit()
-    after = siteaudits.detail(site, audit.id)
+    after = site_audits.detail(site, audit.id)
     assert after["declaration"]["undeclared"] == []
     assert after["declaration_then"] == {"undeclared": 1, "unseen": 0}
     # And the audit's own copy of the report is untouched.
@@ -96,14 +96,14 @@ def test_the_declaration_difference_is_against_the_declaration_as_it_is_now(app,
 def test_another_sites_audit_and_a_damaged_report_are_handled(app, site):
     other = create_site("Other", ["https://other.example.dk"])
     theirs = keep(other, audit_report("https://other.example.dk/"))
-    assert siteaudits.detail(site, theirs.id) is None
-    assert siteaudits.detail(site, 999_999) is None
+    assert site_audits.detail(site, theirs.id) is None
+    assert site_audits.detail(site, 999_999) is None
     # A report missing most of its fields (an older or hand-made one) still shows what it has.
     damaged = save_audit(site, {"url": "https://shop.example.dk/", "verdict": "fail", "passes": [{"name": "no_choice", "findings": [{"name": 5}]}]})
     db.session.commit()
-    shown = siteaudits.detail(site, damaged.id)
+    shown = site_audits.detail(site, damaged.id)
     assert shown["passes"][0]["findings"][0]["name"] == "5" and shown["declaration"]["undeclared"] == []
-    assert siteaudits.history(site)[0][0]["pages"] == 0
+    assert site_audits.history(site)[0][0]["pages"] == 0
 
 
 # ---------------------------------------------------------------- over HTTP
@@ -181,7 +181,7 @@ def test_danish_and_english(console, site):
 
 def test_reports_written_before_issue_22_still_show(console, site):
     audit = keep(site, old_audit_report())
-    shown = siteaudits.detail(site, audit.id, "da")
+    shown = site_audits.detail(site, audit.id, "da")
     assert shown["distinct"] is None and shown["verdict"] == "pass"
     assert shown["passes"][2]["findings"] == [{"kind": "cookie", "name": "_hjid", "host": "shop.example.dk", "category": "necessary",
                                                "page": "https://shop.example.dk/", "provider": "", "purpose": "", "how_to_fix": ""}]

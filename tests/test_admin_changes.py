@@ -9,11 +9,12 @@ import io
 import pytest
 from sqlalchemy import select
 
-from cookiegate.admin import audit, changes
+from cookiegate import audit_trail
+from cookiegate.admin import changes
 from cookiegate.admin.changes import Invalid
 from cookiegate.extensions import db
 from cookiegate.models import ApiToken, AuditEvent, Site
-from cookiegate.sites import public_config
+from cookiegate.sites.banner_config import public_config
 
 from .support import consent_body, post_consent
 
@@ -326,10 +327,10 @@ def test_audit_trail_lists_a_sites_changes_newest_first_and_exports_csv_without_
     changes.update_site(site, site_form(site, name="=HYPERLINK(\"http://evil\")"), "=cmd|' /C calc'!A0")
     changes.set_texts(site, "en", {"description": "Hello, \"world\"\nagain"}, ADMIN)
     db.session.commit()
-    rows, total = audit.events(site)
+    rows, total = audit_trail.events(site)
     assert total == 3  # site.create, site.update, site.texts
     assert [r.action for r in rows] == ["site.texts", "site.update", "site.create"]
-    parsed = list(csv.reader(io.StringIO(audit.to_csv(audit.all_events(site)))))
+    parsed = list(csv.reader(io.StringIO(audit_trail.to_csv(audit_trail.all_events(site)))))
     assert parsed[0] == ["time_utc", "actor", "action", "before", "after", "details"]
     update = next(row for row in parsed if row[2] == "site.update")
     assert update[1].startswith("'=")  # a spreadsheet shows it, never runs it

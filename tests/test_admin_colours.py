@@ -13,7 +13,7 @@ from cookiegate.admin import changes
 from cookiegate.admin.changes import Invalid
 from cookiegate.extensions import db
 from cookiegate.models import AuditEvent
-from cookiegate.sites import public_config
+from cookiegate.sites.banner_config import public_config
 
 from .admin_support import Console, make_user
 from .test_admin_changes import site_form

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import event, select, text
 
-from cookiegate.admin import consentlog
+from cookiegate.admin import consent_log
 from cookiegate.extensions import db
 from cookiegate.models import AuditEvent
 
@@ -33,23 +33,23 @@ def verify_events() -> list[dict]:
 
 
 def test_the_status_is_the_latest_checkpoint_and_the_records_after_it(client, runner, site):
-    assert consentlog.log_status(site) == {"checkpoint": None, "last_seq": 0, "unsigned": 0}
+    assert consent_log.log_status(site) == {"checkpoint": None, "last_seq": 0, "unsigned": 0}
     consents(client, site, 3)
-    status = consentlog.log_status(site)
+    status = consent_log.log_status(site)
     assert (status["checkpoint"], status["last_seq"], status["unsigned"]) == (None, 3, 3)
     checkpoint(runner, site)
     consents(client, site, 2)
-    status = consentlog.log_status(site)
+    status = consent_log.log_status(site)
     assert (status["checkpoint"].seq, status["last_seq"], status["unsigned"]) == (3, 5, 2)
 
 
 def test_verifying_gives_the_verdict_and_notes_the_run_in_the_audit_trail(client, runner, site):
     consents(client, site, 2)
-    amber = consentlog.verify(site, "dpo@example.dk")["report"]
+    amber = consent_log.verify(site, "dpo@example.dk")["report"]
     db.session.commit()
     assert amber.status == "amber" and amber.records == 2
     checkpoint(runner, site)
-    green = consentlog.verify(site, "dpo@example.dk")["report"]
+    green = consent_log.verify(site, "dpo@example.dk")["report"]
     db.session.commit()
     assert green.status == "green"
     assert [(e["actor"], e["status"], e["records"]) for e in verify_events()] == [
@@ -129,14 +129,14 @@ def bulk_records(site, count: int) -> None:
 def test_a_verification_past_its_time_says_how_far_it_got_and_is_not_green(runner, site):
     bulk_records(site, 12_000)
     checkpoint(runner, site)
-    partial = consentlog.verify(site, ADMIN, seconds=0)["report"]
+    partial = consent_log.verify(site, ADMIN, seconds=0)["report"]
     db.session.commit()
     assert (partial.status, partial.stopped_at, partial.upto, partial.problem_count) == ("partial", 5000, 12_000, 0)
     assert "checked up to seq 5000 of 12000" in partial.summary()
-    assert consentlog.verify(site, ADMIN)["report"].status == "green"  # without a limit: the whole log
+    assert consent_log.verify(site, ADMIN)["report"].status == "green"  # without a limit: the whole log
     db.session.execute(text("UPDATE consent_records SET method = 'accept_all' WHERE seq = 2"))
     db.session.commit()
-    assert consentlog.verify(site, ADMIN, seconds=0)["report"].status == "red"  # found before the stop: red
+    assert consent_log.verify(site, ADMIN, seconds=0)["report"].status == "red"  # found before the stop: red
     db.session.commit()
     assert [e["status"] for e in verify_events()] == ["partial", "green", "red"]
 

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from cookiegate.extensions import db
 from cookiegate.models import ApiToken, AuditEvent, ConsentRecord, Site, User
-from cookiegate.sites import public_config
+from cookiegate.sites.banner_config import public_config
 
 from .admin_support import Console, make_user
 from .support import post_consent
@@ -268,9 +268,9 @@ def test_the_audit_trail_is_browsable_and_exports_csv(console, site):
 
 def test_the_audit_trail_pages_keep_the_action_filter(console, site, monkeypatch):
     from cookiegate import audit_trail
-    from cookiegate.admin import log
+    from cookiegate.admin import audit_trail_views
 
-    monkeypatch.setattr(log, "PER_PAGE", 2)
+    monkeypatch.setattr(audit_trail_views, "PER_PAGE", 2)
     for i in range(5):
         audit_trail.record("cli", "site.texts", site=db.session.get(Site, site.id), n=i)
     audit_trail.record("cli", "service.create", site=db.session.get(Site, site.id))

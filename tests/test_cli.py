@@ -8,10 +8,10 @@ import sys
 
 from sqlalchemy import func, select
 
+from cookiegate.auth.users import hash_token
 from cookiegate.demo import DEMO_KEY
 from cookiegate.extensions import db
 from cookiegate.models import ApiToken, AuditEvent, ConsentRecord, Site, User
-from cookiegate.users import hash_token
 
 from .conftest import TEST_KEYS
 from .support import ROOT, chained, impressions, post_consent
@@ -147,7 +147,7 @@ def test_flask_app_wsgi_cookiegate_works_as_a_real_command(migrated, instance_di
 
 
 def test_site_keys_are_safe_command_line_arguments():
-    from cookiegate.sites import SITE_KEY_PATTERN, new_site_key
+    from cookiegate.sites.site import SITE_KEY_PATTERN, new_site_key
 
     keys = {new_site_key() for _ in range(2000)}
     assert len(keys) == 2000

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import pytest
 
-from cookiegate.colours import contrast, delivered, validate_colours
 from cookiegate.extensions import db
-from cookiegate.sites import get_site, public_config, set_banner_colours
+from cookiegate.sites.banner_config import public_config
+from cookiegate.sites.colours import contrast, delivered, validate_colours
+from cookiegate.sites.site import get_site, set_banner_colours
 
 from .support import make_site
 

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from cookiegate.extensions import db
 from cookiegate.models import BannerSnapshot, ConsentRecord, Site
-from cookiegate.sites import content_hash
+from cookiegate.sites.banner_config import content_hash
 
 from .support import chained, consent_body, database_text, post_consent
 

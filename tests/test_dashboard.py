@@ -9,9 +9,9 @@ from sqlalchemy import select
 
 from cookiegate.consents import ConsentRequest, record_batch
 from cookiegate.extensions import db
+from cookiegate.infra.visitor import Device, Location, Visitor
 from cookiegate.models import utcnow
-from cookiegate.state import process_state
-from cookiegate.visitor import Device, Location, Visitor
+from cookiegate.sites.cache import process_state
 
 from .support import make_site
 from .web_support import assert_strict_html_headers, login, make_user

@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import event
 
 from cookiegate.extensions import db
+from cookiegate.infra.signing import ConsentToken, TokenSigner, signer
 from cookiegate.models import Category
-from cookiegate.tokens import ConsentToken, TokenSigner, signer
 
 from .conftest import TEST_KEYS
 from .support import consent_body, make_site, post_consent
@@ -217,7 +217,7 @@ def test_the_revocation_list_keeps_only_what_an_unexpired_token_could_need(app, 
 
     from cookiegate.models import ConsentRevocation, utcnow
     from cookiegate.proof.ledger import consent_hash
-    from cookiegate.state import Revocations
+    from cookiegate.sites.cache import Revocations
 
     now = utcnow()
     for i, age in enumerate((400, 366, 364, 0)):  # days; the site's consents live 365
@@ -231,7 +231,7 @@ def test_the_revocation_list_keeps_only_what_an_unexpired_token_could_need(app, 
 
 
 def test_verified_tokens_are_remembered_boundedly_and_a_forged_one_never_is():
-    from cookiegate.tokens import ConsentToken, TokenSigner
+    from cookiegate.infra.signing import ConsentToken, TokenSigner
 
     signer = TokenSigner(["k" * 40])
     signer.VERIFIED_CACHE_SIZE = 3

@@ -247,9 +247,10 @@ def test_a_frozen_postgres_fails_fast_instead_of_hanging(cluster, pg_app, caplog
 
 @sqlite_only
 def test_the_last_state_is_served_for_a_bounded_time_only(sqlite_file, instance_dir, monkeypatch):
-    from cookiegate import outage, state
+    from cookiegate.infra import db_errors
+    from cookiegate.sites import cache
 
-    monkeypatch.setattr(outage, "RETRY_AFTER_SECONDS", 0)  # retry the refresh on every request
+    monkeypatch.setattr(db_errors, "RETRY_AFTER_SECONDS", 0)  # retry the refresh on every request
     path, key = sqlite_file
     app = build(f"sqlite:///{path}", instance_dir, COOKIEGATE_STATE_TTL=0)
     client = app.test_client()
@@ -262,7 +263,7 @@ def test_the_last_state_is_served_for_a_bounded_time_only(sqlite_file, instance_
         path.mkdir()
         try:
             assert client.get(f"/api/v1/sites/{key}/config").status_code == 200
-            monkeypatch.setattr(state, "STALE_LIMIT", 0.0)  # as if the outage had lasted past the limit (24 h)
+            monkeypatch.setattr(cache, "STALE_LIMIT", 0.0)  # as if the outage had lasted past the limit (24 h)
             time.sleep(0.01)
             expired = client.get(f"/api/v1/sites/{key}/config")
             assert expired.status_code == 503 and expired.get_json()["error"]["code"] == "service_unavailable"
@@ -278,7 +279,7 @@ def test_a_programming_error_is_not_mistaken_for_an_outage(app):
     from sqlalchemy import text
     from sqlalchemy.exc import SQLAlchemyError
 
-    from cookiegate.outage import unavailable_reason
+    from cookiegate.infra.db_errors import unavailable_reason
 
     with pytest.raises(SQLAlchemyError) as raised:
         db.session.execute(text("SELECT * FROM no_such_table"))

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from cookiegate.geo import GeoDatabase, Location
+from cookiegate.infra.geo import GeoDatabase, Location
 
 from .mmdb_builder import (
     AARHUS_V4,
@@ -41,7 +41,7 @@ def geo(city_db):
 
 
 def geo_records(caplog):
-    return [r for r in caplog.records if r.name == "cookiegate.geo"]
+    return [r for r in caplog.records if r.name == "cookiegate.infra.geo"]
 
 
 @pytest.mark.parametrize(
@@ -107,7 +107,7 @@ def test_subdivision_codes_that_do_not_fit_a_region_are_left_out(tmp_path):
 
 
 def test_missing_database_logs_one_line_telling_how_to_add_one(tmp_path, caplog):
-    caplog.set_level(logging.INFO, logger="cookiegate.geo")
+    caplog.set_level(logging.INFO, logger="cookiegate.infra.geo")
     path = tmp_path / "GeoLite2-City.mmdb"
     geo = GeoDatabase(str(path))
     geo.open()
@@ -121,7 +121,7 @@ def test_missing_database_logs_one_line_telling_how_to_add_one(tmp_path, caplog)
 
 
 def test_unconfigured_database_logs_one_line_too(caplog):
-    caplog.set_level(logging.INFO, logger="cookiegate.geo")
+    caplog.set_level(logging.INFO, logger="cookiegate.infra.geo")
     geo = GeoDatabase("")
     geo.open()
     (line,) = geo_records(caplog)
@@ -130,7 +130,7 @@ def test_unconfigured_database_logs_one_line_too(caplog):
 
 
 def test_corrupt_database_logs_one_line_with_the_reason(tmp_path, caplog):
-    caplog.set_level(logging.INFO, logger="cookiegate.geo")
+    caplog.set_level(logging.INFO, logger="cookiegate.infra.geo")
     path = write_corrupt_db(tmp_path / "GeoLite2-City.mmdb")
     geo = GeoDatabase(str(path))
     geo.open()
@@ -144,7 +144,7 @@ def test_corrupt_database_logs_one_line_with_the_reason(tmp_path, caplog):
 
 
 def test_a_database_that_is_not_a_city_database_is_refused_with_the_reason(tmp_path, caplog):
-    caplog.set_level(logging.INFO, logger="cookiegate.geo")
+    caplog.set_level(logging.INFO, logger="cookiegate.infra.geo")
     path = write_city_db(tmp_path / "GeoLite2-ASN.mmdb", database_type="GeoLite2-ASN")
     geo = GeoDatabase(str(path))
     geo.open()
@@ -154,7 +154,7 @@ def test_a_database_that_is_not_a_city_database_is_refused_with_the_reason(tmp_p
 
 
 def test_a_database_opened_at_start_up_is_logged_once_without_request_data(city_db, caplog):
-    caplog.set_level(logging.INFO, logger="cookiegate.geo")
+    caplog.set_level(logging.INFO, logger="cookiegate.infra.geo")
     geo = GeoDatabase(str(city_db))
     geo.open()
     geo.locate(COPENHAGEN_V4)
@@ -165,7 +165,7 @@ def test_a_database_opened_at_start_up_is_logged_once_without_request_data(city_
 
 
 def test_replaced_database_is_picked_up_without_a_restart(tmp_path, caplog):
-    caplog.set_level(logging.INFO, logger="cookiegate.geo")
+    caplog.set_level(logging.INFO, logger="cookiegate.infra.geo")
     path = tmp_path / "GeoLite2-City.mmdb"
     geo = GeoDatabase(str(path), recheck_seconds=0)
     geo.open()
@@ -214,7 +214,7 @@ def test_the_file_is_checked_at_most_once_per_recheck_interval(tmp_path):
 
 
 def test_healthz_reports_missing_when_no_database_and_ok_when_one_is_added(make_app, tmp_path, caplog):
-    caplog.set_level(logging.INFO, logger="cookiegate.geo")
+    caplog.set_level(logging.INFO, logger="cookiegate.infra.geo")
     path = tmp_path / "GeoLite2-City.mmdb"
     app = make_app(COOKIEGATE_GEOIP_DB=str(path), COOKIEGATE_GEOIP_RECHECK=0)
     assert len(geo_records(caplog)) == 1  # exactly one start-up line
@@ -225,7 +225,7 @@ def test_healthz_reports_missing_when_no_database_and_ok_when_one_is_added(make_
 
 
 def test_healthz_reports_missing_for_a_corrupt_database(make_app, tmp_path, caplog):
-    caplog.set_level(logging.INFO, logger="cookiegate.geo")
+    caplog.set_level(logging.INFO, logger="cookiegate.infra.geo")
     path = write_corrupt_db(tmp_path / "GeoLite2-City.mmdb")
     app = make_app(COOKIEGATE_GEOIP_DB=str(path))
     (line,) = geo_records(caplog)
@@ -237,7 +237,7 @@ def test_healthz_reports_missing_for_a_corrupt_database(make_app, tmp_path, capl
 
 def test_a_database_overwritten_in_place_is_dropped_at_once_even_between_checks(tmp_path, caplog):
     # Reading a memory map whose file was cut short kills the process (SIGBUS); it must never be touched.
-    caplog.set_level(logging.INFO, logger="cookiegate.geo")
+    caplog.set_level(logging.INFO, logger="cookiegate.infra.geo")
     path = write_city_db(tmp_path / "GeoLite2-City.mmdb")
     geo = GeoDatabase(str(path), recheck_seconds=3600)
     geo.open()

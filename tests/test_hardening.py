@@ -16,8 +16,8 @@ import pytest
 from cookiegate import create_app
 from cookiegate.config import ConfigError
 from cookiegate.consents import ConsentRequest, record_batch
-from cookiegate.state import process_state
-from cookiegate.visitor import Device, Location, Visitor
+from cookiegate.infra.visitor import Device, Location, Visitor
+from cookiegate.sites.cache import process_state
 
 from .admin_support import Console
 from .support import post_consent

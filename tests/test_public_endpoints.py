@@ -13,7 +13,7 @@ from sqlalchemy import select
 from cookiegate.banner import AssetCache
 from cookiegate.extensions import db
 from cookiegate.models import Site, StatsImpression
-from cookiegate.sites import content_hash, public_config
+from cookiegate.sites.banner_config import content_hash, public_config
 
 from .support import impressions
 

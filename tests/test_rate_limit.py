@@ -88,7 +88,7 @@ def test_the_in_memory_store_starts_no_thread_per_write_and_still_expires_counte
     from limits import parse
     from limits.strategies import FixedWindowRateLimiter
 
-    from cookiegate.ratelimit import LazyMemoryStorage
+    from cookiegate.infra.ratelimit import LazyMemoryStorage
 
     storage = LazyMemoryStorage()
     limiter, rule = FixedWindowRateLimiter(storage), parse("3 per second")

@@ -26,13 +26,13 @@ from cookiegate.siteaudit.classify import (
     classify_storage,
     open_cookie_database,
 )
+from cookiegate.infra.signing import signer
+from cookiegate.infra.useragent import classify, parse_agent
 from cookiegate.siteaudit.crawl import cut_query, fetch_json, parse_set_cookie, set_by_text, strip_query, tag_request, user_agent
 from cookiegate.siteaudit.proxy import AuditProxy
 from cookiegate.siteaudit.report import consent_mode, distinct_findings, findings_of, lifetime_words, render_html
 from cookiegate.siteaudit.store import declaration_of, preset_tokens
-from cookiegate.sites import public_config
-from cookiegate.tokens import signer
-from cookiegate.useragent import classify, parse_agent
+from cookiegate.sites.banner_config import public_config
 
 from .support import consent_body, impressions, post_consent
 

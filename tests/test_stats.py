@@ -15,12 +15,12 @@ from sqlalchemy import delete, select
 
 from cookiegate.consents import ConsentRequest, record_batch
 from cookiegate.extensions import db
+from cookiegate.infra.visitor import Device, Location, Visitor
 from cookiegate.models import ConsentRecord, Site
-from cookiegate.sites import bump_policy
-from cookiegate.state import process_state
+from cookiegate.sites.cache import process_state
+from cookiegate.sites.site import bump_policy
 from cookiegate.stats.figures import GROUPINGS, site_stats
 from cookiegate.stats.rollup import catch_up, count_impression
-from cookiegate.visitor import Device, Location, Visitor
 
 from .support import consent_body, make_site, post_consent
 from .web_support import login, make_token, make_user

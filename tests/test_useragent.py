@@ -5,8 +5,8 @@ import re
 
 import pytest
 
-from cookiegate import useragent
-from cookiegate.useragent import MAX_AGENT, Device, classify, parse_agent
+from cookiegate.infra import useragent
+from cookiegate.infra.useragent import MAX_AGENT, Device, classify, parse_agent
 
 AGENTS = {
     "iphone_safari": (

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import re
 
+from cookiegate.auth.users import create_api_token, create_user
 from cookiegate.extensions import db
-from cookiegate.users import create_api_token, create_user
 
 PASSWORD = "correct horse battery"
 CSRF_FIELD = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|<input[^>]*name="csrf_token"[^>]*value="([^"]+)"')

@@ -91,7 +91,7 @@ def _load_site(endpoint, values):
     key = (values or {}).get("site_key")
     if key is None:
         return
-    from ..sites import get_site
+    from ..sites.site import get_site
 
     site = get_site(key)
     if site is None:
@@ -100,11 +100,8 @@ def _load_site(endpoint, values):
 
 
 def init_app(app: Flask) -> None:
-    from . import preview
+    from . import audit_trail_views, consent_log_views, people, preview, site_audit_views, views  # noqa: F401  (the routes)
 
     app.jinja_env.globals.update(a=admin_text, err=error_text)
     app.register_blueprint(bp)
     app.register_blueprint(preview.bp)
-
-
-from . import audits, log, people, views  # noqa: E402,F401  (routes register on import)

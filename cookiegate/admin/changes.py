@@ -15,14 +15,16 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import func, select
 
-from .. import colours as colour_rules
-from .. import sites as site_rules
-from .. import users as user_rules
+from .. import audit_trail
+from ..auth import users as user_rules
 from ..extensions import db
+from ..infra.request_checks import FORBIDDEN_CHARACTERS
 from ..models import ApiToken, Category, ConsentRecord, Service, ServiceCookie, Site, User, utcnow
-from ..sites import BUILTIN_SERVICES, LANGUAGE_PATTERN, normalise_origin, shipped_texts
-from ..validation import FORBIDDEN_CHARACTERS
-from . import audit
+from ..sites import colours as colour_rules
+from ..sites import site as site_rules
+from ..sites.banner_config import shipped_texts
+from ..sites.catalogue import BUILTIN_SERVICES, builtin_service
+from ..sites.site import LANGUAGE_PATTERN, normalise_origin
 
 MAX_ORIGINS = 50
 MAX_LANGUAGES = 12
@@ -248,17 +250,13 @@ def update_site(site: Site, form: Mapping[str, Any], actor: str) -> bool:
     before = site_settings(site)
     for field, value in parsed.items():
         setattr(site, field, value)
-    old, new = audit.diff(before, site_settings(site))
+    old, new = audit_trail.diff(before, site_settings(site))
     if new:
-        audit.record(actor, "site.update", site, before=old, after=new)
+        audit_trail.record(actor, "site.update", site, before=old, after=new)
     recoloured = colours is not None and colours != (site.banner_colours or {})
     if recoloured:
         site_rules.set_banner_colours(site, colours, actor)
     return bool(new) or recoloured
-
-
-def ui_text_keys() -> list[str]:
-    return list(shipped_texts("en")["ui"])
 
 
 def set_texts(site: Site, language: str, values: Mapping[str, Optional[str]], actor: str) -> bool:
@@ -271,8 +269,8 @@ def set_texts(site: Site, language: str, values: Mapping[str, Optional[str]], ac
     if draft:
         texts[language] = draft
     site.texts = texts  # a new object, so the JSON column is written
-    old, new = audit.diff(before, draft)
-    audit.record(actor, "site.texts", site, before=old, after=new, language=language)
+    old, new = audit_trail.diff(before, draft)
+    audit_trail.record(actor, "site.texts", site, before=old, after=new, language=language)
     return True
 
 
@@ -280,7 +278,7 @@ def draft_texts(site: Site, language: str, values: Mapping[str, Optional[str]]) 
     """The overrides a texts form amounts to (validated, nothing applied): also what the preview shows."""
     if language not in site.languages:
         raise Invalid({"language": "Not one of the site's languages."})
-    shipped = shipped_texts(language)["ui"]
+    shipped = shipped_texts(language)["banner"]
     errors: dict[str, str] = {}
     draft: dict[str, str] = {}
     for key in shipped:
@@ -327,7 +325,7 @@ def add_category(site: Site, form: Mapping[str, Any], actor: str) -> Category:
     category = Category(slug=slug, required=False, position=len(site.categories), texts=texts)
     site.categories.append(category)
     db.session.flush()
-    audit.record(actor, "category.create", site, after=category_state(category))
+    audit_trail.record(actor, "category.create", site, after=category_state(category))
     return category
 
 
@@ -339,8 +337,8 @@ def update_category(category: Category, form: Mapping[str, Any], actor: str) -> 
         return False
     before = category_state(category)
     category.texts = texts
-    old, new = audit.diff(before, category_state(category))
-    audit.record(actor, "category.update", category.site, before=old, after=new, slug=category.slug)
+    old, new = audit_trail.diff(before, category_state(category))
+    audit_trail.record(actor, "category.update", category.site, before=old, after=new, slug=category.slug)
     return True
 
 
@@ -354,7 +352,7 @@ def delete_category(category: Category, actor: str) -> None:
     site.categories.remove(category)
     for position, remaining in enumerate(site.categories):
         remaining.position = position
-    audit.record(actor, "category.delete", site, before=before)
+    audit_trail.record(actor, "category.delete", site, before=before)
 
 
 # ---------------------------------------------------------------- services and cookies
@@ -403,7 +401,7 @@ def set_builtin(site: Site, kind: str, ident: Optional[str], actor: str) -> bool
             return False
         before = service_state(existing)
         site.services.remove(existing)
-        audit.record(actor, "service.delete", site, before=before)
+        audit_trail.record(actor, "service.delete", site, before=before)
         return True
     if not spec["pattern"].match(ident):
         example = "G-XXXXXXXXXX" if kind == "google_analytics" else "a number of 5 to 20 digits"
@@ -417,17 +415,17 @@ def set_builtin(site: Site, kind: str, ident: Optional[str], actor: str) -> bool
         for cookie in existing.cookies:
             cookie.name = renamed.get(cookie.name, cookie.name)
         existing.settings = {**existing.settings, spec["setting"]: ident}
-        old, new = audit.diff(before, service_state(existing))
-        audit.record(actor, "service.update", site, before=old, after=new, service=kind)
+        old, new = audit_trail.diff(before, service_state(existing))
+        audit_trail.record(actor, "service.update", site, before=old, after=new, service=kind)
         return True
     category = next((c for c in site.categories if c.slug == spec["category"]), None)
     if category is None:
         raise Invalid({spec["setting"]: f"The site needs a {spec['category']} category for this service."})
-    service = site_rules.builtin_service(kind, ident, category, len(site.services))
+    service = builtin_service(kind, ident, category, len(site.services))
     db.session.add(service)
     site.services.append(service)
     db.session.flush()
-    audit.record(actor, "service.create", site, after=service_state(service))
+    audit_trail.record(actor, "service.create", site, after=service_state(service))
     return True
 
 
@@ -470,7 +468,7 @@ def add_service(site: Site, form: Mapping[str, Any], actor: str) -> Service:
     )
     site.services.append(service)
     db.session.flush()
-    audit.record(actor, "service.create", site, after=service_state(service))
+    audit_trail.record(actor, "service.create", site, after=service_state(service))
     return service
 
 
@@ -486,10 +484,10 @@ def update_service(service: Service, form: Mapping[str, Any], actor: str) -> boo
     if service.kind == "custom":
         service.category = fields["category"]
     service.texts = fields["texts"]
-    old, new = audit.diff(before, service_state(service))
+    old, new = audit_trail.diff(before, service_state(service))
     if not new:
         return False
-    audit.record(actor, "service.update", site, before=old, after=new, service=service.key)
+    audit_trail.record(actor, "service.update", site, before=old, after=new, service=service.key)
     return True
 
 
@@ -497,7 +495,7 @@ def delete_service(service: Service, actor: str) -> None:
     site = service.site
     before = service_state(service)
     site.services.remove(service)
-    audit.record(actor, "service.delete", site, before=before)
+    audit_trail.record(actor, "service.delete", site, before=before)
 
 
 def _cookie_fields(service: Service, form: Mapping[str, Any], errors: dict[str, str]) -> dict[str, Any]:
@@ -528,7 +526,7 @@ def add_cookie(service: Service, form: Mapping[str, Any], actor: str) -> Service
     cookie = ServiceCookie(**fields)
     service.cookies.append(cookie)
     db.session.flush()
-    audit.record(actor, "cookie.create", service.site, after=cookie_state(cookie), service=service.key)
+    audit_trail.record(actor, "cookie.create", service.site, after=cookie_state(cookie), service=service.key)
     return cookie
 
 
@@ -542,10 +540,10 @@ def update_cookie(cookie: ServiceCookie, form: Mapping[str, Any], actor: str) ->
     before = cookie_state(cookie)
     for field, value in fields.items():
         setattr(cookie, field, value)
-    old, new = audit.diff(before, cookie_state(cookie))
+    old, new = audit_trail.diff(before, cookie_state(cookie))
     if not new:
         return False
-    audit.record(actor, "cookie.update", service.site, before=old, after=new, service=service.key, cookie=cookie.name)
+    audit_trail.record(actor, "cookie.update", service.site, before=old, after=new, service=service.key, cookie=cookie.name)
     return True
 
 
@@ -553,7 +551,7 @@ def delete_cookie(cookie: ServiceCookie, actor: str) -> None:
     service = cookie.service
     before = cookie_state(cookie)
     service.cookies.remove(cookie)
-    audit.record(actor, "cookie.delete", service.site, before=before, service=service.key)
+    audit_trail.record(actor, "cookie.delete", service.site, before=before, service=service.key)
 
 
 # ---------------------------------------------------------------- policy
@@ -641,10 +639,10 @@ def update_user(user: User, form: Mapping[str, Any], site_keys: Iterable[str], a
     _raise_if(errors)
     before = user_state(user)
     user.role, user.active, user.sites = role, active, sites
-    old, new = audit.diff(before, user_state(user))
+    old, new = audit_trail.diff(before, user_state(user))
     if not new:
         return False
-    audit.record(actor, "user.update", before=old, after=new, email=user.email)
+    audit_trail.record(actor, "user.update", before=old, after=new, email=user.email)
     # A new role or a deactivation ends the user's sessions; a deactivation revokes their tokens.
     user_rules.after_access_change(user, before, actor)
     return True

@@ -7,7 +7,7 @@ from wtforms import StringField
 from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
 
 from ..auth.forms import REQUIRED, TOO_LONG
-from ..users import MAX_TOKEN_NAME, token_name_problem
+from ..auth.users import MAX_TOKEN_NAME, token_name_problem
 
 
 class TokenForm(FlaskForm):

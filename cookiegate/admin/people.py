@@ -2,7 +2,7 @@
 deleting them, and their named API tokens (shown once, revocable, last use shown).
 
 Role and access changes go through changes.py; passwords, reset links, deletion and tokens are
-plain functions of cookiegate.users, validated by the Flask-WTF forms here. Every view commits.
+plain functions of cookiegate.auth.users, validated by the Flask-WTF forms here. Every view commits.
 """
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from ..auth.forms import NewPasswordForm, field_errors
+from ..auth.users import delete_user as delete_account, reset_token, set_password
 from ..extensions import db
 from ..models import ApiToken, Site, User
-from ..users import delete_user as delete_account, reset_token, set_password
 from . import bp, changes
 from .changes import Invalid
 from .forms import DeleteUserForm, TokenForm

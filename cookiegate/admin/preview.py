@@ -23,9 +23,10 @@ from flask_login import current_user
 from itsdangerous import BadData, URLSafeTimedSerializer
 
 from .. import banner
-from ..colours import delivered
-from ..sessions import login_alive, login_binding
-from ..sites import choose_language, get_site, public_config
+from ..auth.sessions import login_alive, login_binding
+from ..sites.banner_config import choose_language, public_config
+from ..sites.colours import delivered
+from ..sites.site import get_site
 
 SALT = "cookiegate.admin-preview.v1"
 MAX_AGE = 4 * 3600
@@ -73,9 +74,9 @@ def draft_config(token: str, *, own_session: bool = False) -> dict[str, Any]:
     language = choose_language(site, payload.get("l"))
     config = public_config(site, language)
     if "t" in payload:
-        from ..sites import shipped_texts
+        from ..sites.banner_config import shipped_texts
 
-        texts = dict(shipped_texts(language)["ui"])
+        texts = dict(shipped_texts(language)["banner"])
         texts.update(payload["t"])
         config["texts"] = texts
     if "v" in payload:

@@ -10,7 +10,8 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import Category, Service, ServiceCookie, Site
-from ..sites import BUILTIN_SERVICES, public_config, shipped_texts
+from ..sites.banner_config import public_config, shipped_texts
+from ..sites.catalogue import BUILTIN_SERVICES
 from . import bp, changes
 from .changes import Invalid
 from .preview import preview_url
@@ -116,7 +117,7 @@ def colours_preview(site_key: str) -> Response:
 
 
 def _texts_context(site: Site, language: str, draft: dict[str, str]) -> dict[str, Any]:
-    shipped = shipped_texts(language)["ui"]
+    shipped = shipped_texts(language)["banner"]
     g.frames_preview = True
     return {
         "site": site,
@@ -136,7 +137,7 @@ def texts(site_key: str, language: str) -> Response:
         return redirect(url_for("admin.texts", site_key=site_key, language=site.default_language), 303)
     if request.method == "GET":
         return page("admin/texts.html", **_texts_context(site, language, dict(site.texts.get(language, {}))))
-    values = {k: request.form.get(k, "") for k in shipped_texts(language)["ui"]}
+    values = {k: request.form.get(k, "") for k in shipped_texts(language)["banner"]}
     try:
         draft = changes.draft_texts(site, language, values)
     except Invalid as error:
@@ -157,7 +158,7 @@ def texts_preview(site_key: str, language: str) -> Response:
     """For the live preview (admin.js): the frame address of the draft in the form, as JSON."""
     if language not in g.site.languages:
         return Response('{"error": {"code": "not_found", "message": "No such language."}}', 404, mimetype="application/json")
-    values = {k: request.form.get(k, "") for k in shipped_texts(language)["ui"]}
+    values = {k: request.form.get(k, "") for k in shipped_texts(language)["banner"]}
     try:
         draft = changes.draft_texts(g.site, language, values)
     except Invalid as error:

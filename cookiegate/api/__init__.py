@@ -1,7 +1,7 @@
 """The public API: what websites, their visitors' browsers and their back ends call."""
 from flask import Blueprint
 
-from .. import sitelookup
+from ..sites import lookup as sitelookup
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 sitelookup.register(bp)

@@ -6,7 +6,7 @@ from typing import Optional
 from flask import Response, g, request
 
 from ..errors import ApiError
-from ..validation import MAX_BODY_BYTES
+from ..infra.request_checks import MAX_BODY_BYTES
 from . import bp
 
 ALLOWED_HEADERS = "Content-Type, Idempotency-Key, X-Cookiegate-Token"

@@ -6,9 +6,9 @@ against it and runs schemathesis over it.
 """
 from __future__ import annotations
 
-from ..outage import RETRY_AFTER_SECONDS
+from ..infra.db_errors import RETRY_AFTER_SECONDS
 from ..proof.receipt import RECEIPT_SCHEMA
-from ..validation import MAX_BODY_BYTES, MAX_IDEMPOTENCY_KEY, MAX_URL_LENGTH
+from ..infra.request_checks import MAX_BODY_BYTES, MAX_IDEMPOTENCY_KEY, MAX_URL_LENGTH
 
 
 def _ref(name: str) -> dict:

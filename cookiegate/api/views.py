@@ -5,20 +5,21 @@ from typing import Optional
 
 from flask import Response, current_app, g, jsonify, request
 
-from .. import visitor
-from ..compression import respond
+from ..infra import visitor
+from ..infra.compression import respond
 from ..consents import answer, idempotency_claim, record_consent, validate_consent, withdraw_consent
 from ..decision import decision_json
 from ..errors import ApiError
 from ..extensions import db
 from ..models import Site
 from ..proof.receipt import receipt
-from ..ratelimit import limiter
-from ..sites import CONSENT_COOKIE, LANGUAGE_PATTERN
-from ..state import process_state
+from ..infra.ratelimit import limiter
+from ..sites.banner_config import CONSENT_COOKIE
+from ..sites.site import LANGUAGE_PATTERN
+from ..sites.cache import process_state
 from ..stats.rollup import count_impression
-from ..tokens import ConsentToken, signer
-from ..validation import idempotency_key, invalid, parse_json_object, read_body
+from ..infra.signing import ConsentToken, signer
+from ..infra.request_checks import idempotency_key, invalid, parse_json_object, read_body
 from . import bp
 from .cors import require_allowed_origin
 from .openapi import SPEC

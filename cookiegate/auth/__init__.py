@@ -43,7 +43,8 @@ def init_app(app: Flask) -> None:
     # Flask-Login's app-wide hook that would refresh one only costs every API request: measured,
     # the app-wide hooks were a quarter of a decision request (benchmarks/api_throughput.py).
     app.after_request_funcs[None].remove(login_manager._update_remember_cookie)
+    from ..cli import add_commands
+    from . import cli, views  # noqa: F401  (views: the routes)
+
     app.register_blueprint(bp)
-
-
-from . import cli, views  # noqa: E402,F401  (routes and commands register on import)
+    add_commands(app, *cli.COMMANDS)

@@ -4,7 +4,8 @@
 - `bearer_user`: the user of an `Authorization: Bearer` API token (revocable, hash stored).
 - `api_user`: Bearer token first, else the login session; None when neither.
 - `can_see_site` / `require_site_access`: admins see every site, marketers the sites given to them.
-- `login_required` / `admin_required` / `site_access_required`: decorators for HTML views.
+- `login_required` / `site_access_required`: decorators for HTML views (the admin console checks
+  for admins itself, for the whole blueprint: admin/__init__.py).
 """
 from __future__ import annotations
 
@@ -19,8 +20,8 @@ from sqlalchemy import select, update
 from ..errors import ApiError
 from ..extensions import db
 from ..models import ApiToken, Site, User, user_sites, utcnow
-from ..sessions import user_for_login
-from ..users import TOKEN_PREFIX, hash_token
+from .sessions import user_for_login
+from .users import TOKEN_PREFIX, hash_token
 
 # last_used_at is written at most this often per token, so API reads do not all become writes.
 LAST_USED_PRECISION = dt.timedelta(minutes=5)
@@ -110,22 +111,8 @@ def login_required(view: Callable) -> Callable:
     return wrapper
 
 
-def admin_required(view: Callable) -> Callable:
-    """Admins only: others get 403 (an HTML page in HTML areas)."""
-
-    @functools.wraps(view)
-    def wrapper(*args, **kwargs):
-        if not current_user.is_authenticated:
-            return unauthorized()
-        if not current_user.is_admin:
-            abort(403)
-        return view(*args, **kwargs)
-
-    return wrapper
-
-
 def site_access_required(view: Callable) -> Callable:
-    """For HTML views under /<site_key>/ (g.site set by sitelookup): 403 for someone else's site."""
+    """For HTML views under /<site_key>/ (g.site set by sites/lookup.py): 403 for someone else's site."""
 
     @functools.wraps(view)
     def wrapper(*args, **kwargs):

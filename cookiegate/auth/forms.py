@@ -5,7 +5,7 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, PasswordField
 from wtforms.validators import DataRequired, EqualTo, InputRequired, Length
 
-from ..users import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
+from .users import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 
 REQUIRED = "Required."
 TOO_LONG = "At most %(max)d characters."

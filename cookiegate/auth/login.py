@@ -30,9 +30,9 @@ from flask import current_app, request
 from itsdangerous import BadData, URLSafeTimedSerializer
 
 from .. import audit_trail
+from ..infra.ratelimit import client_key, keyed, limiter, rule_amount
 from ..models import User
-from ..ratelimit import client_key, keyed, limiter, rule_amount
-from ..users import check_password, get_user, hash_password, needs_rehash, password_method
+from .users import check_password, get_user, hash_password, needs_rehash, password_method
 
 # Failures per account are counted in 15-minute windows; the limit itself is never reached.
 ACCOUNT_FAILURES = "100000 per 15 minutes"

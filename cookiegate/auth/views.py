@@ -7,14 +7,14 @@ from flask import Response, flash, redirect, render_template, request, session, 
 from flask_login import current_user, login_user, logout_user
 
 from ..extensions import db
+from ..infra.ratelimit import keyed, limiter
 from ..models import User
-from ..ratelimit import keyed, limiter
-from ..sessions import ENDS_KEY, end_login, start_login
-from ..users import check_password, set_password, user_for_reset_token
 from . import bp
 from .access import login_required
 from .forms import ChangePasswordForm, LoginForm, LogoutForm, ResetPasswordForm, field_errors
 from .login import DEVICE_COOKIE, DEVICE_MAX_AGE, LoginAttempt, authenticate, device_cookie_for
+from .sessions import ENDS_KEY, end_login, start_login
+from .users import check_password, set_password, user_for_reset_token
 
 # Wrong current passwords on the password page, per user: a borrowed session cannot guess on.
 PASSWORD_CHECKS = "5 per 15 minutes"

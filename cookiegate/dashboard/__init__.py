@@ -1,10 +1,14 @@
 """The marketers' dashboard: /dashboard/ (their sites) and /dashboard/<site_key>/ (one site)."""
-from flask import Blueprint
+from flask import Blueprint, Flask
 
-from .. import sitelookup
+from ..sites import lookup
 from ..web import html_area
 
 bp = html_area(Blueprint("dashboard", __name__, url_prefix="/dashboard", template_folder="templates"))
-sitelookup.register(bp)
+lookup.register(bp)
 
-from . import views  # noqa: E402,F401  (routes register on import)
+
+def init_app(app: Flask) -> None:
+    from . import views  # noqa: F401  (the routes)
+
+    app.register_blueprint(bp)

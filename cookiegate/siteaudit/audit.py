@@ -49,7 +49,7 @@ from .report import build_report
 
 PASSES = ("no_choice", "rejected", "accepted")
 ACTIONS = {"rejected": "reject_all", "accepted": "accept_all"}
-# The service's error codes (DESIGN.md) in the words the report uses.
+# The service's error codes (the API's, /api/v1/openapi.json) in the words the report uses.
 REFUSALS = {
     "origin_not_allowed": "this page's origin is not one of the site's origins",
     "unknown_site": "the service does not know the site key on the page",

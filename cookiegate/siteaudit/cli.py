@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from ..extensions import db
-from ..sites import get_site
+from ..sites.site import get_site
 from .audit import AuditError, Options, run_audit
 from .report import LANGUAGES, render_html
 

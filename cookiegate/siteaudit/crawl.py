@@ -23,7 +23,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any, Optional
 from urllib.parse import parse_qsl, urldefrag, urljoin, urlsplit
 
-from ..useragent import AUDIT_AGENT
+from ..infra.useragent import AUDIT_AGENT
 from .knowledge import trackers
 
 CHROMIUM = "/usr/bin/chromium"
@@ -47,7 +47,7 @@ CONSENT_PATH = re.compile(r"/api/v1/sites/[^/]+/consents$")
 MAX_JSON_BYTES = 1_000_000
 MAX_SAMPLES = 20  # URLs kept per request group
 MAX_ITEMS = 500  # cookies, storage keys, request groups per pass
-# The embed tag: the banner script with the site key (DESIGN.md, "The banner").
+# The embed tag: the banner script with the site key (README, "Embedding the banner").
 FIND_EMBED = """() => {
   const s = [...document.querySelectorAll('script[src][data-site]')].find(s => /\\/banner\\/v1\\/cookiegate(\\.min)?\\.js(\\?|$)/.test(s.src));
   return s ? {site: String(s.dataset.site).slice(0, 200), src: String(s.src).slice(0, 2048)} : null;

@@ -2,7 +2,7 @@
 or English).
 
 A finding is anything outside the necessary categories seen before a choice or after "Reject
-all" (per pass, as DESIGN.md shapes it); `findings` at the top of the report counts each of them
+all" (per pass, as docs/audit.md shows it); `findings` at the top of the report counts each of them
 once, with the passes it appeared in, its purpose, who says so, the evidence and how to fix it.
 """
 from __future__ import annotations

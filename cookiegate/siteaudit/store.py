@@ -1,17 +1,16 @@
 """The audit's side of this service's database: a site's declaration, preset tokens for the
-returning-visitor check, and the history of audits per site (for the admin console)."""
+returning-visitor check, and saving a report in the site's history (the console reads it through
+admin/site_audits.py)."""
 from __future__ import annotations
 
-from typing import Any, Optional
-
-from sqlalchemy import select
+from typing import Any
 
 from ..consents import new_consent_id, token_for, validate_consent
 from ..extensions import db
+from ..infra.signing import signer
 from ..models import AuditEvent, ConsentRecord, Site, SiteAudit, utcnow
-from ..sites import public_config
-from ..state import snapshot
-from ..tokens import signer
+from ..sites.banner_config import public_config
+from ..sites.cache import snapshot
 from .classify import Declaration
 
 
@@ -43,8 +42,3 @@ def save_audit(site: Site, report: dict[str, Any], actor: str = "cli") -> SiteAu
     db.session.add(AuditEvent(actor=actor, action="site.audit", site_id=site.id, details={"verdict": report["verdict"]}))
     db.session.flush()
     return audit
-
-
-def audits_of(site: Site, limit: Optional[int] = 50) -> list[SiteAudit]:
-    query = select(SiteAudit).where(SiteAudit.site_id == site.id).order_by(SiteAudit.created_at.desc(), SiteAudit.id.desc())
-    return list(db.session.execute(query.limit(limit)).scalars())

@@ -1,13 +1,16 @@
 """Consent statistics: rollups (rollup.py), figures (figures.py) and the API (views.py)."""
-from flask import Blueprint
+from flask import Blueprint, Flask
 
-from .. import sitelookup
+from ..api.openapi import SPEC
+from ..sites import lookup
+from .openapi import merge_into
 
 bp = Blueprint("stats", __name__, url_prefix="/api/v1")
-sitelookup.register(bp)
-
-from . import views  # noqa: E402,F401  (routes register on import)
-from ..api.openapi import SPEC  # noqa: E402
-from .openapi import merge_into  # noqa: E402
-
+lookup.register(bp)
 merge_into(SPEC)  # the stats endpoints are described beside the rest of the API
+
+
+def init_app(app: Flask) -> None:
+    from . import views  # noqa: F401  (the routes)
+
+    app.register_blueprint(bp)

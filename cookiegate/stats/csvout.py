@@ -1,10 +1,10 @@
 """The stats rows as CSV (one line per row, the same rows as the JSON answer), safe to open in a
-spreadsheet (csvsafe.py)."""
+spreadsheet (infra/csvsafe.py)."""
 from __future__ import annotations
 
 from typing import Any
 
-from .. import csvsafe
+from ..infra import csvsafe
 
 
 def to_csv(answer: dict[str, Any]) -> str:

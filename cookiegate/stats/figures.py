@@ -253,7 +253,7 @@ def optional_categories(site: Site) -> tuple[str, ...]:
 
 
 def site_stats(site: Site, first: dt.date, last: dt.date, group_by: str = "day") -> dict[str, Any]:
-    """The stats answer of DESIGN.md for local days first..last (inclusive)."""
+    """The stats answer (docs/stats.md) for local days first..last (inclusive)."""
     if group_by not in GROUPINGS:
         raise ValueError(f"unknown grouping {group_by!r}")
     catch_up(site.id)  # figures include the consents recorded a moment ago

@@ -24,10 +24,10 @@ from typing import Iterable, Optional
 
 from sqlalchemy import select, update
 
-from .. import dbutil, outage
 from ..extensions import db
+from ..infra import database, db_errors
+from ..infra.visitor import Visitor
 from ..models import ConsentRecord, StatsImpression, StatsRollup, StatsWatermark, utcnow
-from ..visitor import Visitor
 
 UTC = dt.timezone.utc
 QUARTER = dt.timedelta(minutes=15)  # a bucket of grain "q"
@@ -107,7 +107,7 @@ def _upsert_rollups(site_id: int, sums: dict[tuple, list[int]]) -> None:
     if not sums:
         return
     table = StatsRollup.__table__
-    statement = dbutil.insert(table)
+    statement = database.insert(table)
     statement = statement.on_conflict_do_update(
         index_elements=["site_id", "dim", "grain", "bucket", "value", "granted"],
         set_={name: table.c[name] + statement.excluded[name] for name in COUNT_COLUMNS},
@@ -123,7 +123,7 @@ def _upsert_rollups(site_id: int, sums: dict[tuple, list[int]]) -> None:
 def _watermark(site_id: int) -> int:
     seq = db.session.execute(select(StatsWatermark.seq).where(StatsWatermark.site_id == site_id)).scalar_one_or_none()
     if seq is None:
-        db.session.execute(dbutil.insert(StatsWatermark).values(site_id=site_id, seq=0).on_conflict_do_nothing(index_elements=["site_id"]))
+        db.session.execute(database.insert(StatsWatermark).values(site_id=site_id, seq=0).on_conflict_do_nothing(index_elements=["site_id"]))
         db.session.commit()
         return 0
     return seq
@@ -176,14 +176,14 @@ def count_impression(site_id: int, visitor: Visitor, at: Optional[dt.datetime] =
         for dim, value in (("all", ""), ("country", visitor.location.country or ""), ("device", device.device_type or ""))
     ]
     table = StatsImpression.__table__
-    statement = dbutil.insert(table).values(rows)
+    statement = database.insert(table).values(rows)
     statement = statement.on_conflict_do_update(
         index_elements=["site_id", "dim", "grain", "bucket", "value"], set_={"count": table.c.count + statement.excluded.count}
     )
     db.session.execute(statement)
     if commit:
         db.session.commit()
-        outage.committed()
+        db_errors.committed()
 
 
 def count_impressions(site_id: int, counts: dict[tuple[str, str, dt.datetime], int]) -> None:
@@ -196,7 +196,7 @@ def count_impressions(site_id: int, counts: dict[tuple[str, str, dt.datetime], i
     if not sums:
         return
     table = StatsImpression.__table__
-    statement = dbutil.insert(table)
+    statement = database.insert(table)
     statement = statement.on_conflict_do_update(
         index_elements=["site_id", "dim", "grain", "bucket", "value"], set_={"count": table.c.count + statement.excluded.count}
     )

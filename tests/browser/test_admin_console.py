@@ -14,7 +14,7 @@ from playwright.sync_api import expect
 
 from cookiegate.extensions import db
 from cookiegate.siteaudit.store import save_audit
-from cookiegate.sites import get_site
+from cookiegate.sites.site import get_site
 
 from ..admin_support import PASSWORD, audit_report, make_user
 from .test_accessibility import axe_violations

@@ -50,7 +50,7 @@ def test_the_served_script_is_the_minified_build_and_compressed(live_server):
 
 
 def test_only_the_built_files_are_served_not_the_sources(live_server):
-    for path in ("src/main.js", "src/banner.css", "build.mjs", "src%2Fmain.js", "../../cookiegate/sites.py"):
+    for path in ("src/main.js", "src/banner.css", "build.mjs", "src%2Fmain.js", "../../cookiegate/models.py"):
         assert requests.get(f"{live_server.url}/banner/v1/{path}", timeout=10).status_code == 404, path
     for path in ("cookiegate.js", "settings.js", "choice.js", "consent-default.js", "cookiegate.css"):
         response = requests.get(f"{live_server.url}/banner/v1/{path}", timeout=10)

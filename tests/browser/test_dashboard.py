@@ -8,9 +8,9 @@ import json
 
 from cookiegate.consents import ConsentRequest, record_batch
 from cookiegate.extensions import db
+from cookiegate.infra.visitor import Device, Location, Visitor
 from cookiegate.models import utcnow
-from cookiegate.state import process_state
-from cookiegate.visitor import Device, Location, Visitor
+from cookiegate.sites.cache import process_state
 
 from ..support import ROOT, make_site
 from ..web_support import PASSWORD, make_user

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from cookiegate.extensions import db
-from cookiegate.sites import bump_policy, get_site
+from cookiegate.sites.site import bump_policy, get_site
 
 from .conftest import wait_until
 from .test_choices import cookie_names, plant_tracking_cookies

@@ -19,7 +19,7 @@ from cookiegate.siteaudit import Options, run_audit
 from cookiegate.siteaudit.knowledge import DATA
 from cookiegate.siteaudit.report import render_html
 from cookiegate.siteaudit.store import declaration_of
-from cookiegate.sites import get_site
+from cookiegate.sites.site import get_site
 
 from ..support import impressions, make_site
 from .audit_sites import Server, StandIns, forwarding_site, local_private_address

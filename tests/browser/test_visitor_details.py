@@ -3,7 +3,7 @@ distinct names, a tidy phone layout, dark mode and the site's colours."""
 from __future__ import annotations
 
 from cookiegate.extensions import db
-from cookiegate.sites import get_site, set_banner_colours
+from cookiegate.sites.site import get_site, set_banner_colours
 
 PHONE = {"width": 360, "height": 740}
 SHADOW = "document.querySelector('cookiegate-banner').shadowRoot"

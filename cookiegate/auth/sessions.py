@@ -25,8 +25,8 @@ from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy import delete, select
 from sqlalchemy.orm import joinedload
 
-from .extensions import db
-from .models import LoginSession, User, utcnow
+from ..extensions import db
+from ..models import LoginSession, User, utcnow
 
 SESSIONLESS_PREFIXES = ("/api/", "/banner/")
 # Where the cookie keeps the end of the login (a Unix time), so the browser drops it then too.

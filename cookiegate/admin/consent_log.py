@@ -12,6 +12,7 @@ from typing import Any, Optional
 
 from sqlalchemy import func, select
 
+from .. import audit_trail
 from ..extensions import db
 from ..models import ConsentRecord, ConsentRevocation, Site
 from ..proof.checkpoints import latest
@@ -20,7 +21,6 @@ from ..proof.ledger import consent_hash
 from ..proof.receipt import receipt
 from ..proof.removal import erase as proof_erase
 from ..proof.verify import verify_log
-from . import audit
 
 CONSENT_ID = re.compile(r"^[0-9a-f]{32}$")
 
@@ -58,7 +58,7 @@ def export(site: Site, consent_id: str, actor: str) -> Optional[dict[str, Any]]:
     if document is None:
         return None
     # The trail names a consent by its hash, never by the id itself (the id is the visitor's).
-    audit.record(actor, "consent.export", site, consent_hash=consent_hash(consent_id))
+    audit_trail.record(actor, "consent.export", site, consent_hash=consent_hash(consent_id))
     return document
 
 
@@ -85,10 +85,10 @@ def verify(site: Site, actor: str, seconds: Optional[float] = None) -> dict[str,
     try:
         keys = checkpoint_keys()
     except CheckpointKeyError as error:
-        audit.record(actor, "log.verify", site, status="unknown", problem=str(error))
+        audit_trail.record(actor, "log.verify", site, status="unknown", problem=str(error))
         return {"report": None, "problem": str(error)}
     deadline = None if seconds is None else time.monotonic() + seconds
     report = verify_log(keys, [site], deadline=deadline)[0]
-    audit.record(actor, "log.verify", site, status=report.status, summary=report.summary(),
+    audit_trail.record(actor, "log.verify", site, status=report.status, summary=report.summary(),
                  records=report.records, problem_count=report.problem_count)
     return {"report": report}

@@ -21,7 +21,7 @@ from limits import parse
 from limits.storage import MemoryStorage, Storage, storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 
-from .errors import ApiError
+from ..errors import ApiError
 
 log = logging.getLogger(__name__)
 WARN_EVERY = 60.0

@@ -25,13 +25,14 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import selectinload
 
-from . import outage
-from .extensions import db
-from .models import ConsentRevocation, Service, Site, utcnow
-from .proof.ledger import consent_hash
-from .compression import variants
-from .sites import SITE_KEY_PATTERN, choose_language, content_hash, first_layer, public_config
-from .tokens import to_ms
+from ..extensions import db
+from ..infra import db_errors
+from ..infra.compression import variants
+from ..infra.signing import to_ms
+from ..models import ConsentRevocation, Service, Site, utcnow
+from ..proof.ledger import consent_hash
+from .banner_config import choose_language, content_hash, first_layer, public_config
+from .site import SITE_KEY_PATTERN
 
 # Revocations are re-read with this overlap, so one committed late (or stamped
 # by a machine whose clock is a little behind) is still seen.
@@ -42,7 +43,7 @@ STALE_LIMIT = 24 * 3600.0
 
 def _unavailable(error: SQLAlchemyError) -> Optional[str]:
     """The outage's reason (after rolling the session back), or None when the error is a bug."""
-    reason = outage.unavailable_reason(error)
+    reason = db_errors.unavailable_reason(error)
     if reason is not None:
         try:
             db.session.rollback()
@@ -132,8 +133,8 @@ class SiteStates:
                 reason = _unavailable(error)
                 if reason is None or entry is None or now - entry[2] > STALE_LIMIT:
                     raise
-                outage.current().served_stale(reason)
-                self._entries[key] = (now + outage.RETRY_AFTER_SECONDS, entry[1], entry[2])
+                db_errors.current().served_stale(reason)
+                self._entries[key] = (now + db_errors.RETRY_AFTER_SECONDS, entry[1], entry[2])
                 return entry[1]
             self._entries[key] = (now + self.ttl, state, now)
             if len(self._entries) > 10_000:  # unknown keys must not grow memory without bound
@@ -208,8 +209,8 @@ class Revocations:
                 stale_for = now - self._loaded_at if self._loaded_at is not None else None
                 if reason is None or stale_for is None or stale_for > STALE_LIMIT:
                     raise
-                outage.current().served_stale(reason)
-                self._fresh_until = now + outage.RETRY_AFTER_SECONDS
+                db_errors.current().served_stale(reason)
+                self._fresh_until = now + db_errors.RETRY_AFTER_SECONDS
                 return
             self._loaded_at = now
             self._fresh_until = now + self.ttl

@@ -10,8 +10,8 @@ from typing import Any, Optional
 
 from flask import Blueprint, g
 
-from .errors import ApiError
-from .state import process_state
+from ..errors import ApiError
+from .cache import process_state
 
 
 def resolve(endpoint: Optional[str], values: Optional[dict[str, Any]]) -> None:

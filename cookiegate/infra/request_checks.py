@@ -6,7 +6,7 @@ import re
 from typing import Any, Optional
 from urllib.parse import urlsplit, urlunsplit
 
-from .errors import ApiError
+from ..errors import ApiError
 
 try:  # gunicorn's body reader raises these for a malformed chunked body (InvalidChunkSize, ...)
     from gunicorn.http.errors import ParseException as _ServerBodyError

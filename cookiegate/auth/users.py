@@ -17,10 +17,10 @@ from itsdangerous import BadData, URLSafeTimedSerializer
 from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from . import audit_trail
-from .config import PASSWORD_HASH
-from .extensions import db
-from .models import ApiToken, Site, User, utcnow
+from .. import audit_trail
+from ..config import PASSWORD_HASH
+from ..extensions import db
+from ..models import ApiToken, Site, User, utcnow
 from .sessions import end_all_logins
 
 ROLES = ("admin", "marketer")
