@@ -5,15 +5,26 @@ init_app (add_commands); no module adds a command to the group as a side effect 
 """
 from __future__ import annotations
 
+from typing import Mapping, Optional
+
 import click
 from flask import Flask
 from flask.cli import AppGroup
+
+from .errors import Invalid
 
 GROUP = "cookiegate"
 
 
 def init_app(app: Flask) -> None:
     app.cli.add_command(AppGroup(GROUP, help="Manage sites, users and the consent log."))
+
+
+def refused(error: Invalid, options: Optional[Mapping[str, str]] = None) -> click.ClickException:
+    """A domain function's Invalid as the command line says it: one line a field, named by its
+    option where `options` maps the field to one (nothing was changed)."""
+    options = options or {}
+    return click.ClickException("\n".join(f"{options.get(field, field)}: {message}" for field, message in error.errors.items()))
 
 
 def add_commands(app: Flask, *commands: click.Command) -> None:

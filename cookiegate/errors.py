@@ -8,7 +8,7 @@ in an answer or a log line through an error.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping
 
 from flask import Response, jsonify
 
@@ -36,6 +36,21 @@ class ApiError(Exception):
         self.message = message
         self.headers = headers or {}
         self.extra = extra
+
+
+class Invalid(ValueError):
+    """Input a domain function refuses, per field: {field: message}. The one validation error of
+    sites/, auth/users.py and the console's changes; the console shows each message beside its
+    field, the command line prints them, and nothing of the change has been applied."""
+
+    def __init__(self, errors: Mapping[str, str]):
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = dict(errors)
+
+
+def raise_if(errors: Mapping[str, str]) -> None:
+    if errors:
+        raise Invalid(errors)
 
 
 def error_response(status: int, code: str, message: str, **extra: Any) -> Response:

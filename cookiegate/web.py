@@ -72,7 +72,8 @@ def _protect() -> None:
 
 
 def _remember_language() -> None:
-    # A language picked with ?lang= becomes the logged-in user's setting.
+    """Maintenance write (commits before the view runs): a language picked with ?lang= becomes
+    the logged-in user's setting, so the next page, on any device, is in it."""
     requested = i18n.requested_language()
     if requested is None:
         return

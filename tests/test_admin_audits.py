@@ -11,9 +11,10 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from cookiegate.admin import changes, site_audits
+from cookiegate.admin import site_audits
 from cookiegate.extensions import db
 from cookiegate.siteaudit.store import save_audit
+from cookiegate.sites import catalogue
 from cookiegate.sites.site import create_site
 
 from .admin_support import Console, audit_report, make_user, old_audit_report
@@ -83,8 +84,8 @@ def test_the_declaration_difference_is_against_the_declaration_as_it_is_now(app,
     # The site declares Google Analytics and the Meta pixel: _ga was seen, the pixel's _fbp was not.
     assert "_fbp" in unseen and "_ga" not in unseen
     # The owner declares the cookie: the same audit now shows nothing undeclared.
-    service = changes.add_service(site, {"name": "Hotjar", "category": "statistics"}, "test")
-    changes.add_cookie(service, {"name": "_hjSessionUser_*"}, "test")
+    service = catalogue.add_service(site, {"name": "Hotjar", "category": "statistics"}, "test")
+    catalogue.add_cookie(service, {"name": "_hjSessionUser_*"}, "test")
     db.session.commit()
     after = site_audits.detail(site, audit.id)
     assert after["declaration"]["undeclared"] == []

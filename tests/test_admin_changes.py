@@ -11,9 +11,10 @@ from sqlalchemy import select
 
 from cookiegate import audit_trail
 from cookiegate.admin import changes
-from cookiegate.admin.changes import Invalid
+from cookiegate.errors import Invalid
 from cookiegate.extensions import db
 from cookiegate.models import ApiToken, AuditEvent, Site
+from cookiegate.sites import catalogue
 from cookiegate.sites.banner_config import public_config
 
 from .support import consent_body, post_consent
@@ -170,13 +171,13 @@ def test_draft_texts_validate_without_applying(site):
 
 
 def test_a_custom_service_with_cookies_appears_in_the_declaration(site):
-    service = changes.add_service(
+    service = catalogue.add_service(
         site,
         {"name": "Hotjar", "provider": "Hotjar Ltd.", "category": "statistics", "description_da": "Måler klik.", "description_en": "Measures clicks."},
         ADMIN,
     )
-    changes.add_cookie(service, {"name": "_hj*", "provider": "", "expiry_days": "365", "purpose_da": "Genkender besøgende", "purpose_en": "Recognises visitors"}, ADMIN)
-    changes.add_cookie(service, {"name": "_hjSession", "expiry_days": ""}, ADMIN)
+    catalogue.add_cookie(service, {"name": "_hj*", "provider": "", "expiry_days": "365", "purpose_da": "Genkender besøgende", "purpose_en": "Recognises visitors"}, ADMIN)
+    catalogue.add_cookie(service, {"name": "_hjSession", "expiry_days": ""}, ADMIN)
     db.session.commit()
     assert service.key == "hotjar"
     da = next(s for s in public_config(site, "da")["services"] if s["key"] == "hotjar")
@@ -188,31 +189,31 @@ def test_a_custom_service_with_cookies_appears_in_the_declaration(site):
 
 def test_service_and_cookie_errors_name_their_fields(site):
     with pytest.raises(Invalid) as error:
-        changes.add_service(site, {"name": "", "category": "nope"}, ADMIN)
+        catalogue.add_service(site, {"name": "", "category": "nope"}, ADMIN)
     assert {"name", "category"} <= set(error.value.errors)
     with pytest.raises(Invalid) as error:
-        changes.add_service(site, {"name": "GA", "key": "google_analytics", "category": "statistics"}, ADMIN)
+        catalogue.add_service(site, {"name": "GA", "key": "google_analytics", "category": "statistics"}, ADMIN)
     assert "key" in error.value.errors
-    service = changes.add_service(site, {"name": "Chat", "category": "necessary"}, ADMIN)
+    service = catalogue.add_service(site, {"name": "Chat", "category": "necessary"}, ADMIN)
     for bad in ("", "has space", "a;b", "a=b", "x" * 201):
         with pytest.raises(Invalid) as error:
-            changes.add_cookie(service, {"name": bad}, ADMIN)
+            catalogue.add_cookie(service, {"name": bad}, ADMIN)
         assert "name" in error.value.errors
     with pytest.raises(Invalid) as error:
-        changes.add_cookie(service, {"name": "ok", "expiry_days": "forever"}, ADMIN)
+        catalogue.add_cookie(service, {"name": "ok", "expiry_days": "forever"}, ADMIN)
     assert "expiry_days" in error.value.errors
-    changes.add_cookie(service, {"name": "chat"}, ADMIN)
+    catalogue.add_cookie(service, {"name": "chat"}, ADMIN)
     with pytest.raises(Invalid):
-        changes.add_cookie(service, {"name": "chat"}, ADMIN)
+        catalogue.add_cookie(service, {"name": "chat"}, ADMIN)
 
 
 def test_cookie_update_and_delete_are_audited_with_before_and_after(site):
-    service = changes.add_service(site, {"name": "Chat", "category": "necessary"}, ADMIN)
-    cookie = changes.add_cookie(service, {"name": "chat", "expiry_days": "1"}, ADMIN)
-    assert changes.update_cookie(cookie, {"name": "chat", "expiry_days": "30", "purpose_en": "Keeps the chat open"}, ADMIN)
+    service = catalogue.add_service(site, {"name": "Chat", "category": "necessary"}, ADMIN)
+    cookie = catalogue.add_cookie(service, {"name": "chat", "expiry_days": "1"}, ADMIN)
+    assert catalogue.update_cookie(cookie, {"name": "chat", "expiry_days": "30", "purpose_en": "Keeps the chat open"}, ADMIN)
     event = last_event("cookie.update")
     assert event.details["before"]["expiry_days"] == 1 and event.details["after"]["expiry_days"] == 30
-    changes.delete_cookie(cookie, ADMIN)
+    catalogue.delete_cookie(cookie, ADMIN)
     db.session.commit()
     assert service.cookies == []
     assert last_event("cookie.delete").details["before"]["name"] == "chat"
@@ -220,41 +221,41 @@ def test_cookie_update_and_delete_are_audited_with_before_and_after(site):
 
 def test_builtin_services_switch_on_change_id_and_off(app):
     site = changes.create_site("Shop", "https://shop.example.dk", ADMIN)
-    assert changes.set_builtin(site, "google_analytics", "g-abc1234", ADMIN)
+    assert catalogue.set_builtin(site, "google_analytics", "g-abc1234", ADMIN)
     ga = next(s for s in site.services if s.kind == "google_analytics")
     assert ga.settings == {"measurement_id": "G-ABC1234"}
     assert [c.name for c in ga.cookies] == ["_ga", "_ga_ABC1234"]
-    assert changes.set_builtin(site, "google_analytics", "G-ABC1234", ADMIN) is False
-    assert changes.set_builtin(site, "google_analytics", "G-NEW9999", ADMIN)
+    assert catalogue.set_builtin(site, "google_analytics", "G-ABC1234", ADMIN) is False
+    assert catalogue.set_builtin(site, "google_analytics", "G-NEW9999", ADMIN)
     assert last_event("service.update").details["after"]["settings"] == {"measurement_id": "G-NEW9999"}
     assert [c.name for c in ga.cookies] == ["_ga", "_ga_NEW9999"]  # the declaration follows the id
     with pytest.raises(Invalid) as error:
-        changes.set_builtin(site, "facebook_pixel", "not-a-pixel", ADMIN)
+        catalogue.set_builtin(site, "facebook_pixel", "not-a-pixel", ADMIN)
     assert "pixel_id" in error.value.errors
-    assert changes.set_builtin(site, "facebook_pixel", "123456789", ADMIN)
-    assert changes.set_builtin(site, "google_analytics", "", ADMIN)
+    assert catalogue.set_builtin(site, "facebook_pixel", "123456789", ADMIN)
+    assert catalogue.set_builtin(site, "google_analytics", "", ADMIN)
     db.session.commit()
     assert [s.kind for s in site.services] == ["facebook_pixel"]
     assert public_config(site, "en")["services"][0]["settings"] == {"pixel_id": "123456789"}
 
 
 def test_categories_can_be_added_renamed_and_removed_but_not_necessary(site):
-    category = changes.add_category(site, {"slug": "preferences", "name_da": "Præferencer", "name_en": "Preferences"}, ADMIN)
+    category = catalogue.add_category(site, {"slug": "preferences", "name_da": "Præferencer", "name_en": "Preferences"}, ADMIN)
     db.session.commit()
     assert [c["slug"] for c in public_config(site, "en")["categories"]][-1] == "preferences"
     with pytest.raises(Invalid):
-        changes.add_category(site, {"slug": "preferences"}, ADMIN)
+        catalogue.add_category(site, {"slug": "preferences"}, ADMIN)
     with pytest.raises(Invalid):
-        changes.add_category(site, {"slug": "Bad Slug"}, ADMIN)
-    changes.update_category(category, {"name_en": "Your preferences"}, ADMIN)
+        catalogue.add_category(site, {"slug": "Bad Slug"}, ADMIN)
+    catalogue.update_category(category, {"name_en": "Your preferences"}, ADMIN)
     assert public_config(site, "en")["categories"][-1]["name"] == "Your preferences"
     necessary = site.categories[0]
     with pytest.raises(Invalid):
-        changes.delete_category(necessary, ADMIN)
+        catalogue.delete_category(necessary, ADMIN)
     statistics = site.categories[1]
     with pytest.raises(Invalid):  # Google Analytics is in it
-        changes.delete_category(statistics, ADMIN)
-    changes.delete_category(category, ADMIN)
+        catalogue.delete_category(statistics, ADMIN)
+    catalogue.delete_category(category, ADMIN)
     db.session.commit()
     assert [c.slug for c in site.categories] == ["necessary", "statistics", "marketing"]
 

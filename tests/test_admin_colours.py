@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from cookiegate.admin import changes
-from cookiegate.admin.changes import Invalid
+from cookiegate.errors import Invalid
 from cookiegate.extensions import db
 from cookiegate.models import AuditEvent
 from cookiegate.sites.banner_config import public_config

@@ -48,6 +48,24 @@ def test_create_site_refuses_bad_origins_and_ids(runner):
     assert db.session.execute(select(func.count()).select_from(Site)).scalar_one() == 0
 
 
+def test_create_site_checks_what_the_console_checks_and_names_every_wrong_option(runner):
+    result = run(runner, "create-site", "Shop", "--origin", "https://shop.example.dk",
+                 "--privacy-policy", "javascript:alert(1)", "--lang", "not a language!")
+    assert result.exit_code == 1
+    assert "--privacy-policy: Only http:// and https:// addresses are allowed." in result.output
+    assert "--lang: Languages are codes such as da or en" in result.output
+    for bad in (["--privacy-policy", "data:text/html,hi"], ["--lang", "en", "--lang", "x" * 40],
+                ["--colour", "text=#ffffff"], ["--ga", "G-1"]):
+        assert run(runner, "create-site", "Shop", "--origin", "https://shop.example.dk", *bad).exit_code == 1, bad
+    assert run(runner, "create-site", "\x07", "--origin", "https://shop.example.dk").exit_code == 1
+    assert db.session.execute(select(func.count()).select_from(Site)).scalar_one() == 0
+    # What passes is stored as the console stores it: languages lower-cased, the first the default.
+    assert run(runner, "create-site", "Shop", "--origin", "https://shop.example.dk", "--lang", "EN", "--lang", "da",
+               "--privacy-policy", "https://shop.example.dk/privacy").exit_code == 0
+    site = db.session.execute(select(Site)).scalar_one()
+    assert (site.languages, site.default_language, site.privacy_policy_url) == (["en", "da"], "en", "https://shop.example.dk/privacy")
+
+
 def test_create_user_with_password_from_stdin(runner, site):
     result = run(runner, "create-user", "Marketing@Example.dk", "--role", "marketer", "--site", site.key, "--password-stdin",
                  input="correct horse battery\n")

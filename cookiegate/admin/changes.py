@@ -11,131 +11,45 @@ import re
 import zoneinfo
 from functools import lru_cache
 from typing import Any, Iterable, Mapping, Optional
-from urllib.parse import urlsplit
 
 from sqlalchemy import func, select
 
 from .. import audit_trail
 from ..auth import users as user_rules
+from ..errors import Invalid, raise_if
 from ..extensions import db
-from ..infra.request_checks import FORBIDDEN_CHARACTERS
-from ..models import ApiToken, Category, ConsentRecord, Service, ServiceCookie, Site, User, utcnow
+from ..models import ApiToken, ConsentRecord, Site, User, utcnow
 from ..sites import colours as colour_rules
 from ..sites import site as site_rules
 from ..sites.banner_config import shipped_texts
-from ..sites.catalogue import BUILTIN_SERVICES, builtin_service
-from ..sites.site import LANGUAGE_PATTERN, normalise_origin
+from ..sites.fields import check_text, check_whole
 
-MAX_ORIGINS = 50
-MAX_LANGUAGES = 12
 LIMITS = {
     "consent_lifetime_days": (1, 730),  # Danish guidance: ask again at least every 12 months; 2 years at most
     "retention_days": (1, 3650),
     "min_group_size": (1, 1000),
 }
-SLUG = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
-SERVICE_KEY = re.compile(r"^[a-z][a-z0-9_]{0,59}$")
-# Declared cookie names are shown, never set: printable, no separators; `*` marks a pattern (`_ga_*`).
-COOKIE_NAME = re.compile(r"^[^\s;,=]{1,200}$")
-# Line breaks are fine in texts; other control characters are not.
-TEXT_FORBIDDEN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 LONG_TEXTS = {"description", "gpc"}
 
-
-class Invalid(ValueError):
-    """What is wrong, per form field: {field: message}."""
-
-    def __init__(self, errors: Mapping[str, str]):
-        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
-        self.errors = dict(errors)
-
-
-def _raise_if(errors: dict[str, str]) -> None:
-    if errors:
-        raise Invalid(errors)
-
-
-def _text(value: Optional[str], field: str, errors: dict[str, str], *, max_length: int, required: bool = False, multiline: bool = False) -> str:
-    value = (value or "").strip()
-    if multiline:
-        value = value.replace("\r\n", "\n")
-    if required and not value:
-        errors[field] = "Required."
-    elif len(value) > max_length:
-        errors[field] = f"At most {max_length} characters."
-    elif (TEXT_FORBIDDEN if multiline else FORBIDDEN_CHARACTERS).search(value):
-        errors[field] = "Contains control characters."
-    return value
-
-
-def _whole(value: Any, field: str, errors: dict[str, str], low: int, high: int, *, optional: bool = False) -> Optional[int]:
-    raw = "" if value is None else str(value).strip()
-    if not raw and optional:
-        return None
-    try:
-        number = int(raw)
-    except ValueError:
-        errors[field] = "A whole number is required."
-        return None
-    if not low <= number <= high:
-        errors[field] = f"Between {low} and {high}."
-        return None
-    return number
 
 
 def parse_origins(text: str) -> list[str]:
     """One origin a line (blank lines ignored), normalised and de-duplicated; Invalid names the bad line."""
     lines = [line.strip() for line in (text or "").splitlines()]
-    origins: list[str] = []
     for number, line in enumerate(lines, start=1):
-        if not line:
-            continue
         try:
-            origin = normalise_origin(line)
+            if line:
+                site_rules.normalise_origin(line)
         except ValueError:
             raise Invalid({"origins": f"Line {number} is not an origin such as https://shop.example.dk (scheme and host, no path)."}) from None
-        if origin not in origins:
-            origins.append(origin)
-    if not origins:
-        raise Invalid({"origins": "At least one origin is required."})
-    if len(origins) > MAX_ORIGINS:
-        raise Invalid({"origins": f"At most {MAX_ORIGINS} origins."})
-    return origins
+    return site_rules.check_origins(line for line in lines if line)
 
 
 def parse_languages(text: str) -> list[str]:
-    languages: list[str] = []
-    for part in re.split(r"[\s,]+", (text or "").strip()):
-        if not part:
-            continue
-        if not LANGUAGE_PATTERN.match(part) or len(part) > 16:
-            raise Invalid({"languages": "Languages are codes such as da or en, separated by commas."})
-        part = part.lower()
-        if part not in languages:
-            languages.append(part)
-    if not languages:
-        raise Invalid({"languages": "At least one language is required."})
-    if len(languages) > MAX_LANGUAGES:
-        raise Invalid({"languages": f"At most {MAX_LANGUAGES} languages."})
-    return languages
+    return site_rules.check_languages(part for part in re.split(r"[\s,]+", (text or "").strip()) if part)
 
 
-def parse_policy_url(text: Optional[str]) -> Optional[str]:
-    """An http(s) URL or None; anything else (javascript:, data:, relative) is refused."""
-    value = (text or "").strip()
-    if not value:
-        return None
-    if len(value) > 2048 or FORBIDDEN_CHARACTERS.search(value) or re.search(r"\s", value):
-        raise Invalid({"privacy_policy_url": "Not a valid URL."})
-    try:
-        parts = urlsplit(value)
-        host = parts.hostname
-        parts.port
-    except ValueError:
-        raise Invalid({"privacy_policy_url": "Not a valid URL."}) from None
-    if parts.scheme.lower() not in ("http", "https") or not host:
-        raise Invalid({"privacy_policy_url": "Only http:// and https:// addresses are allowed."})
-    return value
+parse_policy_url = site_rules.check_policy_url
 
 
 @lru_cache(maxsize=1)
@@ -164,21 +78,19 @@ def site_settings(site: Site) -> dict[str, Any]:
 
 
 def create_site(name: str, origins_text: str, actor: str, *, privacy_policy_url: str = "") -> Site:
-    errors: dict[str, str] = {}
-    name = _text(name, "name", errors, max_length=200, required=True)
-    origins: list[str] = []
+    """The console's new-site form: origins one a line; every other check is sites.site.create_site's."""
     try:
         origins = parse_origins(origins_text)
     except Invalid as error:
-        errors.update(error.errors)
-    policy_url = None
-    try:
-        policy_url = parse_policy_url(privacy_policy_url)
-    except Invalid as error:
-        errors.update(error.errors)
-    _raise_if(errors)
-    site = site_rules.create_site(name, origins, privacy_policy_url=policy_url, actor=actor)
-    return site
+        # Nothing is created; the other fields are checked too, so the form shows every mistake.
+        errors = dict(error.errors)
+        for check, value in ((site_rules.check_name, name), (site_rules.check_policy_url, privacy_policy_url)):
+            try:
+                check(value)
+            except Invalid as other:
+                errors.update(other.errors)
+        raise Invalid(errors) from None
+    return site_rules.create_site(name, origins, privacy_policy_url=privacy_policy_url, actor=actor)
 
 
 COLOUR_FIELDS = {key: f"colour_{key}" for key in colour_rules.KEYS}
@@ -216,7 +128,7 @@ def draft_colours(form: Mapping[str, Any]) -> dict[str, str]:
     """The colours a settings form amounts to (validated, nothing applied): what the preview shows."""
     errors: dict[str, str] = {}
     colours = _colours(form, errors)
-    _raise_if(errors)
+    raise_if(errors)
     return colours or {}
 
 
@@ -225,7 +137,7 @@ def update_site(site: Site, form: Mapping[str, Any], actor: str) -> bool:
     their own (`site.banner_colours`, before/after), as the CLI's `banner-colours` does."""
     errors: dict[str, str] = {}
     colours = _colours(form, errors)
-    name = _text(form.get("name"), "name", errors, max_length=200, required=True)
+    name = check_text(form.get("name"), "name", errors, max_length=200, required=True)
     parsed: dict[str, Any] = {"name": name}
     for field, parser in (("origins", parse_origins), ("languages", parse_languages), ("privacy_policy_url", parse_policy_url)):
         try:
@@ -240,13 +152,13 @@ def update_site(site: Site, form: Mapping[str, Any], actor: str) -> bool:
             errors["default_language"] = "Must be one of the site's languages."
     parsed["default_language"] = default_language
     for field, (low, high) in LIMITS.items():
-        parsed[field] = _whole(form.get(field), field, errors, low, high)
+        parsed[field] = check_whole(form.get(field), field, errors, low, high)
     parsed["floating_button"] = str(form.get("floating_button", "")).lower() in ("1", "y", "yes", "on", "true")
     timezone = (form.get("timezone") or "").strip()
     if timezone not in time_zones():
         errors["timezone"] = "Not a known time zone (such as Europe/Copenhagen)."
     parsed["timezone"] = timezone
-    _raise_if(errors)
+    raise_if(errors)
     before = site_settings(site)
     for field, value in parsed.items():
         setattr(site, field, value)
@@ -288,270 +200,11 @@ def draft_texts(site: Site, language: str, values: Mapping[str, Optional[str]]) 
                 draft[key] = current
             continue
         long = key in LONG_TEXTS
-        value = _text(values.get(key), key, errors, max_length=2000 if long else 200, multiline=long)
+        value = check_text(values.get(key), key, errors, max_length=2000 if long else 200, multiline=long)
         if value and value != shipped[key]:
             draft[key] = value
-    _raise_if(errors)
+    raise_if(errors)
     return draft
-
-
-# ---------------------------------------------------------------- categories
-
-
-def _category_texts(form: Mapping[str, Any], languages: Iterable[str], errors: dict[str, str]) -> dict[str, dict[str, str]]:
-    texts: dict[str, dict[str, str]] = {}
-    for language in languages:
-        name = _text(form.get(f"name_{language}"), f"name_{language}", errors, max_length=100)
-        description = _text(form.get(f"description_{language}"), f"description_{language}", errors, max_length=1000, multiline=True)
-        entry = {k: v for k, v in (("name", name), ("description", description)) if v}
-        if entry:
-            texts[language] = entry
-    return texts
-
-
-def category_state(category: Category) -> dict[str, Any]:
-    return {"slug": category.slug, "required": category.required, "texts": category.texts}
-
-
-def add_category(site: Site, form: Mapping[str, Any], actor: str) -> Category:
-    errors: dict[str, str] = {}
-    slug = (form.get("slug") or "").strip().lower()
-    if not SLUG.match(slug):
-        errors["slug"] = "Lower-case letters, digits and _ (such as preferences), starting with a letter."
-    elif any(c.slug == slug for c in site.categories):
-        errors["slug"] = "The site has this category already."
-    texts = _category_texts(form, site.languages, errors)
-    _raise_if(errors)
-    category = Category(slug=slug, required=False, position=len(site.categories), texts=texts)
-    site.categories.append(category)
-    db.session.flush()
-    audit_trail.record(actor, "category.create", site, after=category_state(category))
-    return category
-
-
-def update_category(category: Category, form: Mapping[str, Any], actor: str) -> bool:
-    errors: dict[str, str] = {}
-    texts = _category_texts(form, category.site.languages, errors)
-    _raise_if(errors)
-    if texts == category.texts:
-        return False
-    before = category_state(category)
-    category.texts = texts
-    old, new = audit_trail.diff(before, category_state(category))
-    audit_trail.record(actor, "category.update", category.site, before=old, after=new, slug=category.slug)
-    return True
-
-
-def delete_category(category: Category, actor: str) -> None:
-    if category.required:
-        raise Invalid({"category": "The necessary category cannot be removed."})
-    if category.services:
-        raise Invalid({"category": "Move or remove its services first."})
-    site = category.site
-    before = category_state(category)
-    site.categories.remove(category)
-    for position, remaining in enumerate(site.categories):
-        remaining.position = position
-    audit_trail.record(actor, "category.delete", site, before=before)
-
-
-# ---------------------------------------------------------------- services and cookies
-
-
-def service_state(service: Service) -> dict[str, Any]:
-    return {
-        "key": service.key,
-        "kind": service.kind,
-        "name": service.name,
-        "provider": service.provider,
-        "category": service.category.slug if service.category else None,
-        "settings": dict(service.settings or {}),
-        "texts": service.texts,
-        "cookies": [cookie_state(c) for c in service.cookies],
-    }
-
-
-def cookie_state(cookie: ServiceCookie) -> dict[str, Any]:
-    return {"name": cookie.name, "provider": cookie.provider, "expiry_days": cookie.expiry_days, "purpose": cookie.purpose}
-
-
-def _category_of(site: Site, slug: Optional[str], errors: dict[str, str]) -> Optional[Category]:
-    category = next((c for c in site.categories if c.slug == (slug or "")), None)
-    if category is None:
-        errors["category"] = "Choose one of the site's categories."
-    return category
-
-
-def _builtin_cookie_names(kind: str, ident: str) -> list[str]:
-    # As sites.builtin_service names them.
-    return [name.format(container=ident.removeprefix("G-")) for name, _ in BUILTIN_SERVICES[kind]["cookies"]]
-
-
-def set_builtin(site: Site, kind: str, ident: Optional[str], actor: str) -> bool:
-    """Google Analytics / Meta pixel on (with its id), id changed, or off (empty id)."""
-    spec = BUILTIN_SERVICES.get(kind)
-    if spec is None:
-        raise Invalid({"kind": "Unknown built-in service."})
-    ident = (ident or "").strip()
-    if kind == "google_analytics":
-        ident = ident.upper()
-    existing = next((s for s in site.services if s.kind == kind), None)
-    if not ident:
-        if existing is None:
-            return False
-        before = service_state(existing)
-        site.services.remove(existing)
-        audit_trail.record(actor, "service.delete", site, before=before)
-        return True
-    if not spec["pattern"].match(ident):
-        example = "G-XXXXXXXXXX" if kind == "google_analytics" else "a number of 5 to 20 digits"
-        raise Invalid({spec["setting"]: f"Not a valid {spec['setting'].replace('_', ' ')} ({example})."})
-    if existing is not None:
-        if existing.settings.get(spec["setting"]) == ident:
-            return False
-        before = service_state(existing)
-        # Declared names that come from the id (GA4's _ga_<container-id>) follow it.
-        renamed = dict(zip(_builtin_cookie_names(kind, existing.settings[spec["setting"]]), _builtin_cookie_names(kind, ident)))
-        for cookie in existing.cookies:
-            cookie.name = renamed.get(cookie.name, cookie.name)
-        existing.settings = {**existing.settings, spec["setting"]: ident}
-        old, new = audit_trail.diff(before, service_state(existing))
-        audit_trail.record(actor, "service.update", site, before=old, after=new, service=kind)
-        return True
-    category = next((c for c in site.categories if c.slug == spec["category"]), None)
-    if category is None:
-        raise Invalid({spec["setting"]: f"The site needs a {spec['category']} category for this service."})
-    service = builtin_service(kind, ident, category, len(site.services))
-    db.session.add(service)
-    site.services.append(service)
-    db.session.flush()
-    audit_trail.record(actor, "service.create", site, after=service_state(service))
-    return True
-
-
-def _service_fields(site: Site, form: Mapping[str, Any], errors: dict[str, str]) -> dict[str, Any]:
-    fields: dict[str, Any] = {
-        "name": _text(form.get("name"), "name", errors, max_length=200, required=True),
-        "provider": _text(form.get("provider"), "provider", errors, max_length=200),
-        "category": _category_of(site, form.get("category"), errors),
-    }
-    texts = {}
-    for language in site.languages:
-        description = _text(form.get(f"description_{language}"), f"description_{language}", errors, max_length=1000, multiline=True)
-        if description:
-            texts[language] = {"description": description}
-    fields["texts"] = texts
-    return fields
-
-
-def add_service(site: Site, form: Mapping[str, Any], actor: str) -> Service:
-    errors: dict[str, str] = {}
-    fields = _service_fields(site, form, errors)
-    key = (form.get("key") or "").strip().lower()
-    if not key and fields["name"]:
-        key = re.sub(r"[^a-z0-9]+", "_", fields["name"].lower()).strip("_")[:60]
-        key = key if key and key[0].isalpha() else ("service_" + key)[:60]
-    if not SERVICE_KEY.match(key):
-        errors["key"] = "Lower-case letters, digits and _, starting with a letter (the name the decision API answers under)."
-    elif key in BUILTIN_SERVICES or any(s.key == key for s in site.services):
-        errors["key"] = "The site has a service with this key already."
-    _raise_if(errors)
-    service = Service(
-        key=key,
-        kind="custom",
-        name=fields["name"],
-        provider=fields["provider"],
-        category=fields["category"],
-        settings={},
-        texts=fields["texts"],
-        position=len(site.services),
-    )
-    site.services.append(service)
-    db.session.flush()
-    audit_trail.record(actor, "service.create", site, after=service_state(service))
-    return service
-
-
-def update_service(service: Service, form: Mapping[str, Any], actor: str) -> bool:
-    errors: dict[str, str] = {}
-    site = service.site
-    fields = _service_fields(site, form, errors)
-    _raise_if(errors)
-    before = service_state(service)
-    if service.kind == "custom":
-        service.name = fields["name"]
-    service.provider = fields["provider"]
-    if service.kind == "custom":
-        service.category = fields["category"]
-    service.texts = fields["texts"]
-    old, new = audit_trail.diff(before, service_state(service))
-    if not new:
-        return False
-    audit_trail.record(actor, "service.update", site, before=old, after=new, service=service.key)
-    return True
-
-
-def delete_service(service: Service, actor: str) -> None:
-    site = service.site
-    before = service_state(service)
-    site.services.remove(service)
-    audit_trail.record(actor, "service.delete", site, before=before)
-
-
-def _cookie_fields(service: Service, form: Mapping[str, Any], errors: dict[str, str]) -> dict[str, Any]:
-    name = (form.get("name") or "").strip()
-    if not name:
-        errors["name"] = "Required."
-    elif not COOKIE_NAME.match(name) or FORBIDDEN_CHARACTERS.search(name):
-        errors["name"] = "A cookie name or pattern (such as _ga_*): no spaces, ; , or =."
-    purposes = {}
-    for language in service.site.languages:
-        purpose = _text(form.get(f"purpose_{language}"), f"purpose_{language}", errors, max_length=500, multiline=True)
-        if purpose:
-            purposes[language] = purpose
-    return {
-        "name": name,
-        "provider": _text(form.get("provider"), "provider", errors, max_length=200),
-        "expiry_days": _whole(form.get("expiry_days"), "expiry_days", errors, 0, 3650, optional=True),
-        "purpose": purposes,
-    }
-
-
-def add_cookie(service: Service, form: Mapping[str, Any], actor: str) -> ServiceCookie:
-    errors: dict[str, str] = {}
-    fields = _cookie_fields(service, form, errors)
-    if not errors and any(c.name == fields["name"] for c in service.cookies):
-        errors["name"] = "This service declares this cookie already."
-    _raise_if(errors)
-    cookie = ServiceCookie(**fields)
-    service.cookies.append(cookie)
-    db.session.flush()
-    audit_trail.record(actor, "cookie.create", service.site, after=cookie_state(cookie), service=service.key)
-    return cookie
-
-
-def update_cookie(cookie: ServiceCookie, form: Mapping[str, Any], actor: str) -> bool:
-    errors: dict[str, str] = {}
-    service = cookie.service
-    fields = _cookie_fields(service, form, errors)
-    if not errors and any(c.name == fields["name"] and c is not cookie for c in service.cookies):
-        errors["name"] = "This service declares this cookie already."
-    _raise_if(errors)
-    before = cookie_state(cookie)
-    for field, value in fields.items():
-        setattr(cookie, field, value)
-    old, new = audit_trail.diff(before, cookie_state(cookie))
-    if not new:
-        return False
-    audit_trail.record(actor, "cookie.update", service.site, before=old, after=new, service=service.key, cookie=cookie.name)
-    return True
-
-
-def delete_cookie(cookie: ServiceCookie, actor: str) -> None:
-    service = cookie.service
-    before = cookie_state(cookie)
-    service.cookies.remove(cookie)
-    audit_trail.record(actor, "cookie.delete", service.site, before=before, service=service.key)
 
 
 # ---------------------------------------------------------------- policy
@@ -608,20 +261,10 @@ def _sites_by_key(keys: Iterable[str], errors: dict[str, str]) -> list[Site]:
 
 
 def create_user(form: Mapping[str, Any], site_keys: Iterable[str], actor: str) -> User:
-    errors: dict[str, str] = {}
-    email = (form.get("email") or "").strip().lower()
-    role = form.get("role") or ""
-    password = form.get("password") or ""
-    if not user_rules.EMAIL_PATTERN.match(email):
-        errors["email"] = "Not an e-mail address."
-    elif user_rules.get_user(email) is not None:
-        errors["email"] = "A user with this address exists already."
-    if role not in user_rules.ROLES:
-        errors["role"] = "Choose admin or marketer."
-    if len(password) < user_rules.MIN_PASSWORD_LENGTH:
-        errors["password"] = f"At least {user_rules.MIN_PASSWORD_LENGTH} characters."
+    email, role, password = form.get("email") or "", form.get("role") or "", form.get("password") or ""
+    errors = user_rules.new_user_problems(email, password, role)
     sites = _sites_by_key(site_keys, errors)
-    _raise_if(errors)
+    raise_if(errors)
     user = user_rules.create_user(email, password, role, sites, actor=actor)
     db.session.flush()
     return user
@@ -636,7 +279,7 @@ def update_user(user: User, form: Mapping[str, Any], site_keys: Iterable[str], a
     if acting_user is not None and user.id == acting_user.id and (role != "admin" or not active):
         errors["role"] = "You cannot remove your own admin access; ask another admin."
     sites = _sites_by_key(site_keys, errors)
-    _raise_if(errors)
+    raise_if(errors)
     before = user_state(user)
     user.role, user.active, user.sites = role, active, sites
     old, new = audit_trail.diff(before, user_state(user))

@@ -14,10 +14,10 @@ from sqlalchemy import select
 
 from ..auth.forms import NewPasswordForm, field_errors
 from ..auth.users import delete_user as delete_account, reset_token, set_password
+from ..errors import Invalid
 from ..extensions import db
 from ..models import ApiToken, Site, User
 from . import bp, changes
-from .changes import Invalid
 from .forms import DeleteUserForm, TokenForm
 from .views import done, page
 

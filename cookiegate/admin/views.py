@@ -8,12 +8,13 @@ from flask import Response, abort, flash, g, redirect, render_template, request,
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 
+from ..errors import Invalid
 from ..extensions import db
 from ..models import Category, Service, ServiceCookie, Site
+from ..sites import catalogue
 from ..sites.banner_config import public_config, shipped_texts
 from ..sites.catalogue import BUILTIN_SERVICES
 from . import bp, changes
-from .changes import Invalid
 from .preview import preview_url
 
 
@@ -204,7 +205,7 @@ def _cookie(service: Service, cookie_id: int) -> ServiceCookie:
 @bp.post("/sites/<site_key>/categories")
 def add_category(site_key: str) -> Response:
     try:
-        changes.add_category(g.site, request.form, g.actor)
+        catalogue.add_category(g.site, request.form, g.actor)
     except Invalid as error:
         return invalid_page("admin/services.html", error, form_name="category", **_services_context(g.site))
     return done("flash.saved", "admin.services", site_key=site_key)
@@ -215,7 +216,7 @@ def category(site_key: str, slug: str) -> Response:
     category = _category(slug)
     if request.method == "POST":
         try:
-            changed = changes.update_category(category, request.form, g.actor)
+            changed = catalogue.update_category(category, request.form, g.actor)
         except Invalid as error:
             return invalid_page("admin/category.html", error, site=g.site, category=category)
         return done("flash.saved" if changed else "flash.unchanged", "admin.services", site_key=site_key)
@@ -231,7 +232,7 @@ def delete_category(site_key: str, slug: str) -> Response:
     category = _category(slug)
     if request.method == "POST" and request.form.get("confirm") == "yes":
         try:
-            changes.delete_category(category, g.actor)
+            catalogue.delete_category(category, g.actor)
         except Invalid as error:
             return invalid_page("admin/confirm.html", error, site=g.site, what="category", name=slug, back=url_for("admin.services", site_key=site_key))
         return done("flash.deleted", "admin.services", site_key=site_key)
@@ -244,7 +245,7 @@ def builtin(site_key: str, kind: str) -> Response:
     if spec is None:
         abort(404)
     try:
-        changed = changes.set_builtin(g.site, kind, request.form.get(spec["setting"], ""), g.actor)
+        changed = catalogue.set_builtin(g.site, kind, request.form.get(spec["setting"], ""), g.actor)
     except Invalid as error:
         return invalid_page("admin/services.html", error, **_services_context(g.site))
     return done("flash.saved" if changed else "flash.unchanged", "admin.services", site_key=site_key)
@@ -253,7 +254,7 @@ def builtin(site_key: str, kind: str) -> Response:
 @bp.post("/sites/<site_key>/services")
 def add_service(site_key: str) -> Response:
     try:
-        service = changes.add_service(g.site, request.form, g.actor)
+        service = catalogue.add_service(g.site, request.form, g.actor)
     except Invalid as error:
         return invalid_page("admin/services.html", error, form_name="service", **_services_context(g.site))
     return done("flash.saved", "admin.service", site_key=site_key, key=service.key)
@@ -271,7 +272,7 @@ def service(site_key: str, key: str) -> Response:
     service = _service(key)
     if request.method == "POST":
         try:
-            changed = changes.update_service(service, request.form, g.actor)
+            changed = catalogue.update_service(service, request.form, g.actor)
         except Invalid as error:
             return invalid_page("admin/service.html", error, site=g.site, service=service, cookie_form={})
         return done("flash.saved" if changed else "flash.unchanged", "admin.service", site_key=site_key, key=key)
@@ -283,7 +284,7 @@ def delete_service(site_key: str, key: str) -> Response:
     service = _service(key)
     back = url_for("admin.service", site_key=site_key, key=key)
     if request.method == "POST" and request.form.get("confirm") == "yes":
-        changes.delete_service(service, g.actor)
+        catalogue.delete_service(service, g.actor)
         return done("flash.deleted", "admin.services", site_key=site_key)
     return page("admin/confirm.html", site=g.site, what="service", name=service.name, back=back)
 
@@ -292,7 +293,7 @@ def delete_service(site_key: str, key: str) -> Response:
 def add_cookie(site_key: str, key: str) -> Response:
     service = _service(key)
     try:
-        changes.add_cookie(service, request.form, g.actor)
+        catalogue.add_cookie(service, request.form, g.actor)
     except Invalid as error:
         db.session.rollback()
         return page("admin/service.html", status=422, site=g.site, service=service, form=_service_form(service),
@@ -306,7 +307,7 @@ def cookie(site_key: str, key: str, cookie_id: int) -> Response:
     cookie = _cookie(service, cookie_id)
     if request.method == "POST":
         try:
-            changed = changes.update_cookie(cookie, request.form, g.actor)
+            changed = catalogue.update_cookie(cookie, request.form, g.actor)
         except Invalid as error:
             return invalid_page("admin/cookie.html", error, site=g.site, service=service, cookie=cookie)
         return done("flash.saved" if changed else "flash.unchanged", "admin.service", site_key=site_key, key=key)
@@ -322,7 +323,7 @@ def delete_cookie(site_key: str, key: str, cookie_id: int) -> Response:
     cookie = _cookie(service, cookie_id)
     back = url_for("admin.service", site_key=site_key, key=key)
     if request.method == "POST" and request.form.get("confirm") == "yes":
-        changes.delete_cookie(cookie, g.actor)
+        catalogue.delete_cookie(cookie, g.actor)
         return done("flash.deleted", "admin.service", site_key=site_key, key=key)
     return page("admin/confirm.html", site=g.site, what="cookie", name=cookie.name, back=back)
 

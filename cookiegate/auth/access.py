@@ -42,17 +42,23 @@ def bearer_token() -> Optional[str]:
     return token or None
 
 
-def user_for_token(token: str) -> Optional[User]:
+def token_for(token: str) -> Optional[ApiToken]:
+    """The valid token row (not revoked, its user active) for a Bearer value; reads only."""
     if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         return None
     row = db.session.execute(select(ApiToken).where(ApiToken.token_hash == hash_token(token))).scalar_one_or_none()
     if row is None or row.revoked or not row.user.active:
         return None
+    return row
+
+
+def note_token_use(row: ApiToken) -> None:
+    """Maintenance write (commits at once, before the request's own work): when the token was
+    last used, to LAST_USED_PRECISION, so the console can show it and a write is rare."""
     now = utcnow()
     if row.last_used_at is None or now - row.last_used_at > LAST_USED_PRECISION:
         db.session.execute(update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now))
         db.session.commit()
-    return row.user
 
 
 def api_user() -> Optional[User]:
@@ -62,7 +68,10 @@ def api_user() -> Optional[User]:
     not rescued by a session cookie)."""
     token = bearer_token()
     if token is not None or request.headers.get("Authorization"):
-        user = user_for_token(token) if token else None
+        row = token_for(token) if token else None
+        if row is not None:
+            note_token_use(row)
+        user = row.user if row is not None else None
     else:
         user = current_user._get_current_object() if current_user.is_authenticated else None
     return user

@@ -9,6 +9,8 @@ from flask.cli import with_appcontext
 from sqlalchemy import select
 
 from .. import audit_trail
+from ..cli import refused
+from ..errors import Invalid
 from ..extensions import db
 from ..models import ApiToken
 from ..sites.cli import site_or_fail
@@ -41,8 +43,8 @@ def create_user_command(email, role, site_keys, password_stdin):
     password = read_password(password_stdin)
     try:
         user = create_user(email, password, role, sites, actor=audit_trail.cli_actor())
-    except ValueError as error:
-        raise click.ClickException(str(error)) from None
+    except Invalid as error:
+        raise refused(error, {"email": "EMAIL", "role": "--role"}) from None
     db.session.commit()
     click.echo(f"Created {user.role} {user.email}" + (f" for {', '.join(s.key for s in sites)}" if sites else "") + ".")
 
@@ -56,8 +58,8 @@ def create_token_command(email, name):
     user = user_or_fail(email)
     try:
         token = create_api_token(user, actor=audit_trail.cli_actor(), name=name)
-    except ValueError as error:
-        raise click.ClickException(str(error)) from None
+    except Invalid as error:
+        raise refused(error, {"name": "--name"}) from None
     db.session.commit()
     click.echo(f"API token for {user.email} (store it now; only its hash is kept; revoke it with: revoke-token {token[:10]}):")
     click.echo(token)
@@ -73,8 +75,8 @@ def set_password_command(email, password_stdin):
     password = read_password(password_stdin, "New password")
     try:
         set_password(user, password, actor=audit_trail.cli_actor())
-    except ValueError as error:
-        raise click.ClickException(f"the password: {error}") from None
+    except Invalid as error:
+        raise refused(error) from None
     db.session.commit()
     click.echo(f"New password set for {user.email}; their sessions have ended.")
 

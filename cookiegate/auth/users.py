@@ -19,6 +19,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from .. import audit_trail
 from ..config import PASSWORD_HASH
+from ..errors import Invalid, raise_if
 from ..extensions import db
 from ..models import ApiToken, Site, User, utcnow
 from .sessions import end_all_logins
@@ -73,7 +74,7 @@ def set_password(user: User, password: str, actor: str, action: str = "user.set_
     """A new password; every login session of the user ends (a reset link made before stops working too)."""
     problem = password_problem(password)
     if problem:
-        raise ValueError(problem)
+        raise Invalid({"password": problem})
     user.password_hash = hash_password(password)
     ended = end_all_logins(user)
     audit_trail.record(actor, action, email=user.email, sessions_ended=ended)
@@ -81,17 +82,26 @@ def set_password(user: User, password: str, actor: str, action: str = "user.set_
 
 # --- accounts --------------------------------------------------------------------------------
 
-def create_user(email: str, password: str, role: str, sites: Iterable[Site] = (), actor: str = "cli") -> User:
-    email = email.strip().lower()
+def new_user_problems(email: str, password: str, role: str) -> dict[str, str]:
+    """What is wrong with a new account, per field (the e-mail is compared lower-cased)."""
+    problems: dict[str, str] = {}
+    email = (email or "").strip().lower()
     if not EMAIL_PATTERN.match(email):
-        raise ValueError(f"not an e-mail address: {email!r}")
+        problems["email"] = "Not an e-mail address."
+    elif get_user(email) is not None:
+        problems["email"] = "A user with this address exists already."
     if role not in ROLES:
-        raise ValueError(f"role must be one of {', '.join(ROLES)}")
-    problem = password_problem(password)
+        problems["role"] = "Choose admin or marketer."
+    problem = password_problem(password or "")
     if problem:
-        raise ValueError(f"the password: {problem}")
-    if get_user(email) is not None:
-        raise ValueError(f"a user {email} exists already")
+        problems["password"] = problem
+    return problems
+
+
+def create_user(email: str, password: str, role: str, sites: Iterable[Site] = (), actor: str = "cli") -> User:
+    """A user (Invalid names each wrong field); the caller commits."""
+    raise_if(new_user_problems(email, password, role))
+    email = email.strip().lower()
     user = User(email=email, password_hash=hash_password(password), role=role, active=True)
     user.sites = list(sites)
     db.session.add(user)
@@ -163,7 +173,7 @@ def create_api_token(user: User, actor: str = "cli", name: Optional[str] = None)
     name = (name or "").strip() or None
     problem = token_name_problem(name or "")
     if problem:
-        raise ValueError(f"the token name: {problem}")
+        raise Invalid({"name": problem})
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     db.session.add(ApiToken(user=user, token_hash=hash_token(token), prefix=token[:10], name=name, created_at=utcnow()))
     audit_trail.record(actor, "token.create", email=user.email, prefix=token[:10], name=name)

@@ -15,6 +15,7 @@ from ..i18n import format_number, format_percent, translate, ui_language
 from ..models import Site, utcnow
 from ..stats.figures import site_stats, site_zone
 from ..stats.params import InvalidParameter, parse
+from ..stats.rollup import catch_up
 from . import bp
 from .chart import daily_chart
 
@@ -119,6 +120,7 @@ def site(site_key: str) -> Response:
         error = translate("dash.invalid_range", message=invalid.message)
         query = parse({}, today)
     group_by = query.group_by
+    catch_up(site_row.id)  # maintenance write (commits): sum the consents recorded since the last read
     daily = site_stats(site_row, query.first, query.last, "day")
     tables = {name: site_stats(site_row, query.first, query.last, name)["rows"] for name in TABLES}
     range_args = {"from": query.first.isoformat(), "to": query.last.isoformat()}

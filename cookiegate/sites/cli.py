@@ -5,10 +5,17 @@ import click
 from flask.cli import with_appcontext
 
 from ..audit_trail import cli_actor
+from ..cli import refused
+from ..errors import Invalid
 from ..extensions import db
 from .catalogue import BUILTIN_SERVICES
 from .colours import parse_option
 from .site import bump_policy, create_site, get_site, set_banner_colours
+
+
+# The fields of sites.site.create_site as create-site's options name them.
+OPTIONS = {"name": "NAME", "origins": "--origin", "languages": "--lang", "default_language": "--lang",
+           "privacy_policy_url": "--privacy-policy", "colours": "--colour", "ga": "--ga", "fb": "--fb"}
 
 
 def site_or_fail(key: str):
@@ -36,8 +43,8 @@ def create_site_command(name, origins, ga, fb, languages, privacy_policy_url, co
             colours=parse_option(colours),
             actor=cli_actor(),
         )
-    except ValueError as error:
-        raise click.ClickException(str(error)) from None
+    except Invalid as error:
+        raise refused(error, OPTIONS) from None
     db.session.commit()
     click.echo(f"Created site {site.name!r} for {', '.join(site.origins)}.")
     for service in site.services:
@@ -55,8 +62,8 @@ def banner_colours_command(site_key, colours):
     site = site_or_fail(site_key)
     try:
         stored = set_banner_colours(site, parse_option(colours))
-    except ValueError as error:
-        raise click.ClickException(str(error)) from None
+    except Invalid as error:
+        raise refused(error, {"colours": "colours"}) from None
     db.session.commit()
     click.echo(f"Banner colours of {site.name!r}: " + (", ".join(f"{k}={v}" for k, v in stored.items()) or "the defaults"))
 

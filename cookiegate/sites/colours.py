@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from ..errors import Invalid
+
 KEYS = ("accent", "background", "text")
 DEFAULTS = {"accent": "#0b4f8a", "background": "#ffffff", "text": "#222222"}
 HEX = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
@@ -34,26 +36,30 @@ def contrast(a: str, b: str) -> float:
     return (high + 0.05) / (low + 0.05)
 
 
+def _invalid(message: str) -> Invalid:
+    return Invalid({"colours": message})
+
+
 def validate_colours(colours: Any) -> dict[str, str]:
-    """The stored form (lower-case #rrggbb, only given keys); ValueError says what is wrong."""
+    """The stored form (lower-case #rrggbb, only given keys); Invalid({"colours": ...}) says what is wrong."""
     if colours is None:
         return {}
     if not isinstance(colours, dict):
-        raise ValueError("banner colours must be an object such as {\"accent\": \"#0b4f8a\"}")
+        raise _invalid("banner colours must be an object such as {\"accent\": \"#0b4f8a\"}")
     unknown = sorted(set(colours) - set(KEYS))
     if unknown:
-        raise ValueError(f"unknown banner colour {unknown[0]!r}; the colours are {', '.join(KEYS)}")
+        raise _invalid(f"unknown banner colour {unknown[0]!r}; the colours are {', '.join(KEYS)}")
     clean = {}
     for key, value in colours.items():
         if not isinstance(value, str) or not HEX.match(value.strip()):
-            raise ValueError(f"banner colour {key!r} must be #rgb or #rrggbb")
+            raise _invalid(f"banner colour {key!r} must be #rgb or #rrggbb")
         clean[key] = expand(value.strip())
     scheme = {**DEFAULTS, **clean}
     if contrast(scheme["text"], scheme["background"]) < MIN_CONTRAST:
-        raise ValueError(f"text {scheme['text']} on background {scheme['background']} is hard to read "
+        raise _invalid(f"text {scheme['text']} on background {scheme['background']} is hard to read "
                          f"(contrast {contrast(scheme['text'], scheme['background']):.1f}:1, at least {MIN_CONTRAST}:1)")
     if contrast(scheme["accent"], scheme["background"]) < MIN_CONTRAST:
-        raise ValueError(f"accent {scheme['accent']} on background {scheme['background']} is hard to read "
+        raise _invalid(f"accent {scheme['accent']} on background {scheme['background']} is hard to read "
                          f"(contrast {contrast(scheme['accent'], scheme['background']):.1f}:1, at least {MIN_CONTRAST}:1)")
     return clean
 
@@ -74,6 +80,6 @@ def parse_option(pairs: tuple[str, ...]) -> dict[str, str]:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep:
-            raise ValueError(f"--colour takes KEY=#hex, e.g. accent=#0b4f8a (got {pair!r})")
+            raise _invalid(f"--colour takes KEY=#hex, e.g. accent=#0b4f8a (got {pair!r})")
         colours[key.strip()] = value.strip()
     return validate_colours(colours)

@@ -21,7 +21,7 @@ from sqlalchemy import Date, and_, cast, func, literal_column, or_, select
 
 from ..extensions import db
 from ..models import Site, StatsImpression, StatsRollup
-from .rollup import COUNT_COLUMNS, DIMENSIONS, IMPRESSION_DIMENSIONS, QUARTER, UTC, catch_up
+from .rollup import COUNT_COLUMNS, DIMENSIONS, IMPRESSION_DIMENSIONS, QUARTER, UTC
 
 TIME_GROUPINGS = ("day", "week", "month")
 GROUPINGS = TIME_GROUPINGS + DIMENSIONS
@@ -253,10 +253,10 @@ def optional_categories(site: Site) -> tuple[str, ...]:
 
 
 def site_stats(site: Site, first: dt.date, last: dt.date, group_by: str = "day") -> dict[str, Any]:
-    """The stats answer (docs/stats.md) for local days first..last (inclusive)."""
+    """The stats answer (docs/stats.md) for local days first..last (inclusive), from the rollups as
+    they are: a reader that wants the consents of a moment ago calls rollup.catch_up first."""
     if group_by not in GROUPINGS:
         raise ValueError(f"unknown grouping {group_by!r}")
-    catch_up(site.id)  # figures include the consents recorded a moment ago
     zone = site_zone(site)
     categories = optional_categories(site)
     start, end = utc_bounds(zone, first, last)

@@ -12,6 +12,7 @@ from . import bp
 from .csvout import to_csv
 from .figures import site_stats, site_zone
 from .params import InvalidParameter, parse
+from .rollup import catch_up
 
 
 @bp.before_request
@@ -25,6 +26,7 @@ def answer_for(site: Site, args) -> dict:
         query = parse(args, today)
     except InvalidParameter as error:
         raise ApiError(400, "invalid_parameter", error.message, parameter=error.parameter) from None
+    catch_up(site.id)  # maintenance write (commits): sum the consents recorded since the last read
     return site_stats(site, query.first, query.last, query.group_by)
 
 
