@@ -11,6 +11,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import banner, cli, errors, geo, outage, state, tokens, web
 from .config import check as check_config
+from .proof import schedule as proof_schedule
 from .config import from_environment
 from .extensions import db, limiter, migrate
 from .sessions import SessionOnDemand
@@ -59,6 +60,7 @@ def create_app(config: Optional[dict[str, Any]] = None) -> Flask:
     banner.init_app(app)
     cli.init_app(app)
     web.init_app(app)
+    proof_schedule.init_app(app)
 
     from . import admin, auth
     from .api import bp as api_bp

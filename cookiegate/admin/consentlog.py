@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from ..extensions import db
 from ..models import ConsentRecord, ConsentRevocation, Site
 from ..proof.checkpoints import latest
+from ..stats.rollup import catch_up
 from ..proof.keys import CheckpointKeyError, checkpoint_keys
 from ..proof.ledger import consent_hash
 from ..proof.receipt import receipt
@@ -64,6 +65,7 @@ def export(site: Site, consent_id: str, actor: str) -> Optional[dict[str, Any]]:
 
 def erase(site: Site, consent_id: str, actor: str) -> int:
     """Tombstone the consent's records and revoke its tokens (audited by the proof log). The caller commits."""
+    catch_up(site.id)  # the statistics count each record before its payload goes
     return proof_erase(site, consent_id, actor)
 
 
