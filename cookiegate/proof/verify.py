@@ -105,7 +105,7 @@ class SiteReport:
     def window(self) -> str:
         if self.signed_at is None:
             return "no checkpoint: every record can be rewritten, appended or truncated unseen"
-        ago = _duration(self.window_seconds or 0)
+        ago = duration(self.window_seconds or 0)
         return (f"window: last checkpoint signed {self.signed_at:%Y-%m-%dT%H:%M:%SZ}, {ago} ago; "
                 f"{self.unsigned} record(s) after it could be rewritten, appended or truncated unseen")
 
@@ -135,7 +135,7 @@ class SiteReport:
         }
 
 
-def _duration(seconds: int) -> str:
+def duration(seconds: int) -> str:
     if seconds < 120:
         return f"{seconds} s"
     if seconds < 7200:
