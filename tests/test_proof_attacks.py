@@ -241,6 +241,27 @@ def test_the_service_signs_by_itself_once_per_interval_when_a_key_is_configured(
     assert schedule.run_due(make_app(), now + dt.timedelta(days=1)) is None
 
 
+def test_a_server_process_with_a_key_signs_on_its_own_schedule(signed, client, make_app, site):
+    """Row 5's bound, as it runs: the first request starts the process's signing thread."""
+    key = private_pem(checkpoint_keys().signer()).decode()
+    server = make_app(COOKIEGATE_CHECKPOINT_KEY=key, COOKIEGATE_CHECKPOINT_INTERVAL=1)
+    assert post_consent(client, site.key).status_code == 201
+    scheduler = server.extensions["cookiegate.checkpoint_schedule"]
+    try:
+        assert server.test_client().get("/healthz").status_code in (200, 503)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            db.session.expire_all()
+            if db.session.query(LogCheckpoint).filter(LogCheckpoint.seq == 6).count():
+                break
+            time.sleep(0.2)
+        assert db.session.query(LogCheckpoint).filter(LogCheckpoint.seq == 6).count() == 1
+    finally:
+        scheduler.stop.set()
+        scheduler.thread.join(10)
+    assert not scheduler.thread.is_alive()
+
+
 def test_the_consent_id_never_reaches_the_access_log(live_server, live_site):
     """Row 6: GET …/consents/<id> and POST …/<id>/withdraw are logged as their route."""
     origin = "http://localhost:%d" % live_server.port

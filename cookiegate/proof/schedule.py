@@ -14,7 +14,6 @@ import datetime as dt
 import logging
 import os
 import threading
-import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Optional
 
@@ -131,23 +130,32 @@ def run_due(app: Flask, now: Optional[dt.datetime] = None) -> Optional[list[Chec
     return results
 
 
+@dataclass
+class Scheduler:
+    """This process's signing thread; `stop` ends it (tests, and a clean shutdown)."""
+
+    stop: threading.Event = field(default_factory=threading.Event)
+    thread: Optional[threading.Thread] = None
+    pid: Optional[int] = None
+
+
 def init_app(app: Flask) -> None:
     """Start the schedule in each server process (after gunicorn forks it) with its first request."""
     if not interval(app):
         return
-    started: dict[str, int] = {}
+    scheduler = app.extensions["cookiegate.checkpoint_schedule"] = Scheduler()
 
     @app.before_request
     def _start_schedule() -> None:
-        if started.get("pid") == os.getpid():
+        if scheduler.pid == os.getpid():
             return
-        started["pid"] = os.getpid()
-        threading.Thread(target=_loop, args=(app,), name="cookiegate-checkpoints", daemon=True).start()
+        scheduler.pid = os.getpid()
+        scheduler.thread = threading.Thread(target=_loop, args=(app, scheduler.stop), name="cookiegate-checkpoints", daemon=True)
+        scheduler.thread.start()
 
 
-def _loop(app: Flask) -> None:
+def _loop(app: Flask, stop: threading.Event) -> None:
     # Waking five times an interval bounds the window at 1.2 intervals whichever process wins.
     pause = max(1.0, interval(app) / 5)
-    while True:
-        time.sleep(pause)
+    while not stop.wait(pause):
         run_due(app)
