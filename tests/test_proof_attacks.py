@@ -135,6 +135,13 @@ def checkpoint_refused(runner, site) -> bool:
     return result.exit_code == 1 and "NOT signed" in result.output and db.session.query(LogCheckpoint).count() == before
 
 
+def assert_caught(runner, site, problem: str) -> None:
+    """verify-log goes red naming the problem, and `checkpoint` refuses to sign."""
+    code, output = verify(runner)
+    assert code == 1 and problem in output, output
+    assert checkpoint_refused(runner, site)
+
+
 # --- the table's rows -------------------------------------------------------------------------
 
 def test_a_forged_tombstone_over_a_signed_withdrawal_is_caught(signed, client, runner, site, make_app):
@@ -161,17 +168,13 @@ def test_a_forged_tombstone_with_a_forged_removal_record_is_caught(signed, runne
     sql("INSERT INTO consent_records (site_id, seq, payload_hash, chain_hash, kind, day, note) VALUES (:s, 6, :p, :c, 'removal', :d, :n)",
         s=site.id, p=payload, c=link, d=dt.date.today(), n=json.dumps(note))
     sql("UPDATE sites SET log_seq = 6, log_head = :h WHERE id = :s", h=link, s=site.id)
-    code, output = verify(runner)
-    assert code == 1 and "seq 6: removal record not written by cookiegate" in output
-    assert checkpoint_refused(runner, site)
+    assert_caught(runner, site, "seq 6: removal record not written by cookiegate")
 
 
 def test_a_deleted_revocation_is_caught(signed, runner, site):
     """Row 2: only the consent_revocations row of the withdrawal goes."""
     sql("DELETE FROM consent_revocations WHERE site_id = :s", s=site.id)
-    code, output = verify(runner)
-    assert code == 1 and f"seq {signed['withdrawal_seq']} (consent {signed['given']['consent_id']}): the withdrawal's revocation is missing" in output
-    assert checkpoint_refused(runner, site)
+    assert_caught(runner, site, f"seq {signed['withdrawal_seq']} (consent {signed['given']['consent_id']}): the withdrawal's revocation is missing")
 
 
 def test_rewritten_banner_text_is_caught_and_the_receipt_says_its_notice_does_not_verify(signed, client, runner, site):
@@ -180,9 +183,7 @@ def test_rewritten_banner_text_is_caught_and_the_receipt_says_its_notice_does_no
     forged = json.loads(content[1]) if isinstance(content[1], str) else dict(content[1])
     forged["texts"] = {**forged.get("texts", {}), "title": "We never track anyone"}
     sql("UPDATE banner_snapshots SET content = :c WHERE hash = :h", c=json.dumps(forged), h=content[0])
-    code, output = verify(runner)
-    assert code == 1 and f"banner text {content[0][:16]}… was rewritten" in output
-    assert checkpoint_refused(runner, site)
+    assert_caught(runner, site, f"banner text {content[0][:16]}… was rewritten")
     given = signed["given"]
     receipt = client.get(f"/api/v1/sites/{site.key}/consents/{given['consent_id']}", headers={"X-Cookiegate-Token": given["token"]}).get_json()
     assert [notice["verified"] for notice in receipt["notices"]] == [False]
@@ -282,9 +283,7 @@ def test_the_consent_id_never_reaches_the_access_log(live_server, live_site):
 def test_an_edited_signed_record_is_caught(signed, runner, site):
     """Row 7: one field of a signed record changed, nothing else."""
     sql("UPDATE consent_records SET method = 'accept_all' WHERE site_id = :s AND seq = 2", s=site.id)
-    code, output = verify(runner)
-    assert code == 1 and "seq 2 (consent" in output and "record altered" in output
-    assert checkpoint_refused(runner, site)
+    assert_caught(runner, site, "seq 2 (consent" in output and "record altered")
 
 
 def test_an_edited_and_rehashed_signed_record_is_caught_by_the_checkpoint(signed, runner, site):
@@ -292,17 +291,13 @@ def test_an_edited_and_rehashed_signed_record_is_caught_by_the_checkpoint(signed
     sql("UPDATE consent_records SET method = 'accept_all', choices = :c WHERE site_id = :s AND seq = 2",
         c=json.dumps({"necessary": True, "statistics": True, "marketing": True}), s=site.id)
     attacker_rechain(site)
-    code, output = verify(runner)
-    assert code == 1 and "seq 5: does not match the stored checkpoint" in output
-    assert checkpoint_refused(runner, site)
+    assert_caught(runner, site, "seq 5: does not match the stored checkpoint")
 
 
 def test_a_deleted_signed_record_is_caught(signed, runner, site):
     """Row 9: a signed record deleted (with or without renumbering the rest)."""
     sql("DELETE FROM consent_records WHERE site_id = :s AND seq = 2", s=site.id)
-    code, output = verify(runner)
-    assert code == 1 and "record seq 2 missing (deleted)" in output
-    assert checkpoint_refused(runner, site)
+    assert_caught(runner, site, "record seq 2 missing (deleted)")
 
 
 def test_a_checkpoint_row_forged_into_the_table_is_caught(signed, runner, site):
@@ -313,9 +308,7 @@ def test_a_checkpoint_row_forged_into_the_table_is_caught(signed, runner, site):
     sql("INSERT INTO log_checkpoints (site_id, seq, head, signed_at, key_id, signature) SELECT site_id, 5, :h, signed_at, key_id, "
         "signature FROM log_checkpoints WHERE site_id = :s", h=head, s=site.id)
     sql("DELETE FROM log_checkpoints WHERE site_id = :s AND head <> :h", s=site.id, h=head)
-    code, output = verify(runner)
-    assert code == 1 and "stored checkpoint signed at" in output and "is not valid: the signature does not match" in output
-    assert checkpoint_refused(runner, site)
+    assert_caught(runner, site, "stored checkpoint signed at" in output and "is not valid: the signature does not match")
 
 
 def test_dropped_checkpoints_hide_a_rewrite_unless_a_published_copy_is_checked(signed, published, runner, site):
