@@ -113,6 +113,10 @@ def signed(client, runner, site):
     assert archive.status_code == 200 and len(archive.get_json()["checkpoints"]) == 1
     code, output = verify(runner)
     assert code == 0 and f"{site.key}: green, 5 records verified" in output
+    # Each receipt carries the latest checkpoint (a copy for the visitor) and says its notice verified.
+    receipt = client.get(f"/api/v1/sites/{site.key}/consents/{given['consent_id']}", headers={"X-Cookiegate-Token": given["token"]}).get_json()
+    assert receipt["verification"]["latest_checkpoint"] == archive.get_json()["latest"]
+    assert [notice["verified"] for notice in receipt["notices"]] == [True]
     return {"given": given, "withdrawal_seq": 4, "archive": archive.get_data(as_text=True)}
 
 
@@ -335,3 +339,11 @@ def test_a_wiped_log_never_reads_green_and_a_published_copy_catches_it(signed, p
     assert "green" not in output  # not caught without a copy, but never "green, empty"
     code, output = verify(runner, "--checkpoint-url", published)
     assert code == 1 and "names seq 5, beyond the end of the log: records were deleted" in output
+
+
+def test_an_unreadable_checkpoint_url_is_a_clear_error(runner, site, tmp_path):
+    code, output = verify(runner, "--checkpoint-url", "http://127.0.0.1:9/checkpoints")
+    assert code == 1 and "cannot read the checkpoint archive at http://127.0.0.1:9/checkpoints" in output
+    (tmp_path / "lines.txt").write_text("not a checkpoint\n")
+    code, output = verify(runner, "--checkpoint-url", (tmp_path / "lines.txt").as_uri())
+    assert code == 1 and "not a checkpoint line" in output

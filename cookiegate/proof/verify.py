@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from hashlib import sha256
 from dataclasses import dataclass, field
 from typing import Iterable, Optional
 
@@ -36,6 +37,7 @@ MAX_LISTED = 50  # problems listed per site; all are counted
 BATCH = 5000
 TOMBSTONE_MARKS = ("erased", "purged")
 REMOVAL_REASONS = {"erase": "erased", "purge": "purged"}
+KNOWN_KINDS = frozenset((None, "consent", "withdraw", "removal"))
 _records = ConsentRecord.__table__
 COLUMNS = (
     _records.c.seq,
@@ -266,7 +268,7 @@ def verify_site(
 
     seq_expected = 1
     report.upto = upto
-    last_banner = None
+    last_banner = last_day = day_text = None
     for row in stream(site.id, upto):
         seq = row[0]
         if deadline is not None and report.records % BATCH == 0 and report.records and time.monotonic() > deadline:
@@ -279,15 +281,20 @@ def verify_site(
         gap = seq != seq_expected
         if gap:
             report.add(seq_expected, None, _missing(seq_expected, seq - 1))
+        day = row[_D]
         if kind is None:
             if format_2_from:
                 report.add(seq, consent_id, f"a format-1 record after format-2 ones (from seq {format_2_from}): "
                                             "written or rewritten outside cookiegate")
             link = chain_hash(previous, seq, stored_payload)
+        elif day is None:
+            format_2_from = format_2_from or seq
+            link = None
         else:
             format_2_from = format_2_from or seq
-            day = row[_D]
-            link = chain_hash(previous, seq, stored_payload, kind, day) if day is not None else None
+            if day is not last_day:  # records of one day share its text (inlined: this loop is the cost of verify-log)
+                last_day, day_text = day, day.isoformat()
+            link = sha256(f"{previous}:{seq}:{kind}:{day_text}:{stored_payload}".encode("ascii")).hexdigest()
         if kind == "removal":
             report.removals += 1
             note = row[_N]
@@ -314,19 +321,20 @@ def verify_site(
             if removed is not None:
                 report.add(seq, consent_id, f"marked {removed!r} but still holds a payload")
             created = payload[_CREATED]
+            withdrawal = payload[_METHOD] == "withdraw"
             if created is None or payload_hash(payload) != stored_payload:
                 report.add(seq, consent_id, "record altered: its content does not match its payload hash")
-            elif kind is not None and (kind != ("withdraw" if payload[_METHOD] == "withdraw" else "consent")
-                                       or row[_D] != created.astimezone(dt.timezone.utc).date()):
+            elif kind is not None and (kind != ("withdraw" if withdrawal else "consent") or day != created.date()):
+                # created is UTC (models.UTCDateTime), so its date is the UTC day
                 report.add(seq, consent_id, "record altered: its kind or day does not match its content")
-            if payload[_METHOD] == "withdraw" and created is not None and created >= counts_from:
+            if withdrawal and created is not None and created >= counts_from:
                 if revoked.get(consent_hash(consent_id), 0) < seq:
                     report.add(seq, consent_id, "the withdrawal's revocation is missing: the withdrawn consent counts again")
             banner = payload[_BANNER]
             if banner and banner != last_banner:
                 notices.setdefault(banner, seq)
                 last_banner = banner
-        if kind not in (None, *("consent", "withdraw", "removal")):
+        if kind not in KNOWN_KINDS:
             report.add(seq, consent_id, f"unknown record kind {kind!r}")
         if not gap and link != stored_chain:
             report.add(seq, consent_id, "chain broken: record inserted, replaced or rehashed here")
