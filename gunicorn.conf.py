@@ -70,8 +70,16 @@ class PrivateLogger(Logger):
     # /abc%0A... must not write a second, forged line into the access log.
     _UNSAFE = re.compile(r'[\x00-\x1f\x7f-\x9f\\"]')
 
+    # A visitor's consent id in a path (their receipt, their withdrawal) is logged as the route's
+    # template: the id must be kept nowhere after erasure (docs/proof.md), access logs included.
+    _CONSENT_PATH = re.compile(r"(/api/v1/sites/[^/?#\s]+/consents/)(?!<consent_id>)[^/?#\s]+")
+
     def atoms(self, resp, req, environ, request_time):
         atoms = super().atoms(resp, req, environ, request_time)
+        for key in ("U", "r", "{raw_uri}e"):
+            value = atoms.get(key)
+            if isinstance(value, str) and "/consents/" in value:
+                atoms[key] = self._CONSENT_PATH.sub(r"\1<consent_id>", value)
         logged = self.__dict__.get("_logged")
         if logged is None:  # the atoms the access log format names; escaping only those keeps it cheap
             logged = self._logged = tuple(re.findall(r"%\(([^)]*)\)s", self.cfg.access_log_format))

@@ -12,6 +12,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from . import banner, cli, web
 from .auth.sessions import SessionOnDemand
 from .config import check as check_config
+from .proof import schedule as proof_schedule
 from .config import from_environment
 from .extensions import db, migrate
 from .infra import db_errors, geo, signing
@@ -60,6 +61,7 @@ def create_app(config: Optional[dict[str, Any]] = None) -> Flask:
     signing.init_app(app)
     cli.init_app(app)
     web.init_app(app)
+    proof_schedule.init_app(app)
     app.after_request(_no_sniffing)
 
     # Each area registers its routes and its commands in its own init_app.

@@ -103,6 +103,8 @@ def from_environment(instance_path: str) -> dict:
         "COOKIEGATE_CHECKPOINT_PUBLIC_KEYS": [
             k.strip() for k in env.get("COOKIEGATE_CHECKPOINT_PUBLIC_KEYS", "").split(",") if k.strip()
         ],
+        # With a checkpoint key configured the service signs every this many seconds (0: only `checkpoint` signs).
+        "COOKIEGATE_CHECKPOINT_INTERVAL": _int("COOKIEGATE_CHECKPOINT_INTERVAL", 300),
     }
 
 
@@ -164,6 +166,8 @@ def check(config: dict, instance_path: str) -> None:
         raise ConfigError("COOKIEGATE_LOGIN_FREE_FAILURES and COOKIEGATE_LOGIN_MAX_DELAY must be at least 1")
     if not 0 <= config["COOKIEGATE_STATE_TTL"] <= 60:
         raise ConfigError("COOKIEGATE_STATE_TTL must be between 0 and 60 seconds (withdrawals must count within 60 s)")
+    if config["COOKIEGATE_CHECKPOINT_INTERVAL"] < 0:
+        raise ConfigError("COOKIEGATE_CHECKPOINT_INTERVAL must be 0 (off) or more seconds")
     if config["COOKIEGATE_TRUSTED_PROXIES"] < 0:
         raise ConfigError("COOKIEGATE_TRUSTED_PROXIES must be 0 or more")
     config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(config["SQLALCHEMY_DATABASE_URI"])

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any, Optional, Sequence
 
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -33,7 +33,8 @@ from .infra import database as dbutil, db_errors as outage
 from .errors import ApiError
 from .extensions import db
 from .models import BannerSnapshot, ConsentRecord, ConsentRevocation, IdempotencyKey, Site, utcnow
-from .proof.ledger import consent_hash, payload_values, seal
+from .proof import ledger
+from .proof.ledger import consent_hash
 from .sites.site import LANGUAGE_PATTERN
 from .sites.cache import ProcessState, SiteState
 from .infra.signing import ConsentToken, TokenSigner, to_ms
@@ -41,27 +42,7 @@ from .infra.request_checks import bool_field, int_field, invalid, page_url, text
 from .infra.visitor import Visitor
 
 USER_METHODS = ("accept_all", "reject_all", "custom")
-# The append path's statements, built once: on the hottest write path the ORM's unit of work
-# and per-request statement construction cost more than the database does.
-_sites, _records = Site.__table__, ConsentRecord.__table__
-TAKE_NEXT_SEQ = (
-    update(_sites)
-    .where(_sites.c.id == bindparam("site_id"))
-    .values(log_seq=_sites.c.log_seq + 1)
-    .returning(_sites.c.log_seq, _sites.c.log_head, _sites.c.policy_version)
-)
-# The demo and bulk imports take a run of sequence numbers at once.
-TAKE_SEQS = (
-    update(_sites)
-    .where(_sites.c.id == bindparam("site_id"))
-    .values(log_seq=_sites.c.log_seq + bindparam("count"))
-    .returning(_sites.c.log_seq, _sites.c.log_head, _sites.c.policy_version)
-)
-INSERT_RECORD = _records.insert()
 INSERT_REVOCATION = ConsentRevocation.__table__.insert()
-SET_HEAD = update(_sites).where(_sites.c.id == bindparam("site_id")).values(log_head=bindparam("head"))
-# Every column but the autoincrement id; the record object itself is never added to the session.
-INSERTED_COLUMNS = tuple(c.name for c in _records.columns if c.name != "id")
 
 IDEMPOTENCY_TTL = dt.timedelta(hours=24)
 KEY_CLEANUP_INTERVAL = 600.0  # seconds between two deletions of expired keys, per process
@@ -277,8 +258,7 @@ def _new_record(
         banner_hash=banner_hash,
         removed=None,  # a live record, not a tombstone (plain objects have no column defaults)
     )
-    record.payload_hash, record.chain_hash = seal(state.key, prev_hash, seq, payload_values(record))
-    return record
+    return ledger.seal_record(state.key, prev_hash, record)
 
 
 def _unlogged(state: SiteState, consent_id: str, choices, method, expected_version, language, url) -> ConsentRecord:
@@ -310,8 +290,7 @@ def _append(
         return _unlogged(state, consent_id, choices, method, expected_version, language, url), True
     session = db.session
     created_at = utcnow()
-    # Taking the site row first serialises the chain (and the SQLite write lock).
-    seq, prev_hash, current_version = session.execute(TAKE_NEXT_SEQ, {"site_id": state.id}).one()
+    seq, prev_hash, current_version = ledger.take_next(state.id)
     if claim is not None:
         # Before the policy check: a retry of a consent recorded under an older policy gets its answer back.
         answer_data = {
@@ -356,13 +335,12 @@ def _append(
         method=method, language=language, url=url, gpc=gpc, visitor=visitor, banner_hash=banner_hash,
         created_at=created_at,
     )
-    session.execute(INSERT_RECORD, {column: getattr(record, column) for column in INSERTED_COLUMNS})
+    ledger.write(state.id, [record])
     if method == "withdraw":
         session.execute(
             INSERT_REVOCATION,
             {"site_id": state.id, "consent_hash": consent_hash(consent_id), "revoked_at": created_at, "reason": "withdraw", "up_to_seq": seq},
         )
-    session.execute(SET_HEAD, {"site_id": state.id, "head": record.chain_hash})
     session.commit()
     outage.committed()
     if banner_hash:
@@ -384,9 +362,9 @@ def record_batch(
     if not consents:
         return 0
     session = db.session
-    last_seq, head, current_version = session.execute(TAKE_SEQS, {"site_id": state.id, "count": len(consents)}).one()
-    seq = last_seq - len(consents)
-    rows = []
+    seq, head, current_version = ledger.take_run(state.id, len(consents))
+    seq -= 1
+    records = []
     banner_hashes: dict[str, str] = {}
     for request, visitor, created_at in consents:
         seq += 1
@@ -400,12 +378,11 @@ def record_batch(
             banner_hash=banner_hash, created_at=created_at,
         )
         head = record.chain_hash
-        rows.append({column: getattr(record, column) for column in INSERTED_COLUMNS})
-    session.execute(INSERT_RECORD, rows)
-    session.execute(SET_HEAD, {"site_id": state.id, "head": head})
+        records.append(record)
+    ledger.write(state.id, records)
     session.commit()
     process.stored_snapshots.update(banner_hashes.values())
-    return len(rows)
+    return len(records)
 
 
 def token_for(record: ConsentRecord, state: SiteState, signer: TokenSigner) -> str:

@@ -10,6 +10,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Date,
     ForeignKey,
     Index,
     Integer,
@@ -204,6 +205,12 @@ class ConsentRecord(db.Model):
     chain_hash: Mapped[str] = mapped_column(String(64))
     # Why the payload is gone: "erased" or "purged"; NULL while the record is whole.
     removed: Mapped[Optional[str]] = mapped_column(String(8))
+    # Format 2 (proof/ledger.py): "consent", "withdraw" or "removal", and the UTC day written; both are
+    # in the chain hash and stay in a tombstone. NULL in format-1 records.
+    kind: Mapped[Optional[str]] = mapped_column(String(8))
+    day: Mapped[Optional[dt.date]] = mapped_column(Date)
+    # A removal record's content: which seqs erase or purge emptied, why, by whom (a keyed hash).
+    note: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON)
 
 
 class ConsentRevocation(db.Model):
@@ -263,6 +270,15 @@ class LogCheckpoint(db.Model):
     key_id: Mapped[str] = mapped_column(String(16))
     # Ed25519 signature, base64url without padding.
     signature: Mapped[str] = mapped_column(String(100))
+
+
+class CheckpointSchedule(db.Model):
+    """One row: when the next scheduled checkpoint is due; the process that moves it on signs (proof/schedule.py)."""
+
+    __tablename__ = "checkpoint_schedule"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    next_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 
 user_sites = Table(

@@ -137,7 +137,8 @@ def chained(records, site_key: str) -> bool:
 
     previous = genesis(site_key)
     for expected_seq, record in enumerate(records, start=1):
-        if record.seq != expected_seq or record.chain_hash != chain_hash(previous, record.seq, record.payload_hash):
+        link = chain_hash(previous, record.seq, record.payload_hash, record.kind, record.day)
+        if record.seq != expected_seq or record.chain_hash != link:
             return False
         if record.consent_id is not None and record.payload_hash != payload_hash(payload_values(record)):
             return False

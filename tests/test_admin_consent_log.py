@@ -33,7 +33,8 @@ def verify_events() -> list[dict]:
 
 
 def test_the_status_is_the_latest_checkpoint_and_the_records_after_it(client, runner, site):
-    assert consent_log.log_status(site) == {"checkpoint": None, "last_seq": 0, "unsigned": 0}
+    assert consent_log.log_status(site) == {"checkpoint": None, "last_seq": 0, "unsigned": 0, "window_seconds": None,
+                                           "window": None, "interval": 0}
     consents(client, site, 3)
     status = consent_log.log_status(site)
     assert (status["checkpoint"], status["last_seq"], status["unsigned"]) == (None, 3, 3)
@@ -41,6 +42,8 @@ def test_the_status_is_the_latest_checkpoint_and_the_records_after_it(client, ru
     consents(client, site, 2)
     status = consent_log.log_status(site)
     assert (status["checkpoint"].seq, status["last_seq"], status["unsigned"]) == (3, 5, 2)
+    # The window: time since that checkpoint, in which the two records after it could change unseen.
+    assert 0 <= status["window_seconds"] < 60 and status["window"].endswith(" s")
 
 
 def test_verifying_gives_the_verdict_and_notes_the_run_in_the_audit_trail(client, runner, site):
@@ -94,6 +97,7 @@ def test_the_verify_button_shows_amber_green_and_red_with_the_problems(console, 
     green = console.post(path)
     assert 'data-verify="green"' in green.text and f"{site.key}: green, 3 records verified" in green.text
     assert 'data-checkpoint="3"' in green.text and "data-unsigned" not in green.text
+    assert "data-window=" in green.text and "since the last checkpoint" in console.get(f"/admin/sites/{site.key}/consents?lang=en").text
     db.session.execute(text("UPDATE consent_records SET method = 'accept_all' WHERE seq = 2"))
     db.session.commit()
     red = console.post(path)

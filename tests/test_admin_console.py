@@ -241,7 +241,9 @@ def test_erasing_from_the_console_confirms_first_then_finds_the_consent_only_as_
     assert db.session.execute(select(ConsentRecord.consent_id)).scalar_one() == consent_id  # nothing erased yet
     assert console.post(f"/admin/sites/{site.key}/consents/erase", {"consent_id": consent_id, "confirm": "yes"}).status_code == 303
     db.session.expire_all()
-    assert db.session.execute(select(ConsentRecord.consent_id)).scalar_one() is None
+    # A tombstone, and the erasure's own removal record after it.
+    erased = db.session.execute(select(ConsentRecord.consent_id, ConsentRecord.kind).order_by(ConsentRecord.seq)).all()
+    assert [tuple(row) for row in erased] == [(None, "consent"), (None, "removal")]
     found = console.get(f"/admin/sites/{site.key}/consents?consent_id={consent_id}")
     assert found.status_code == 200 and "data-erased" in found.text
     assert "data-records" not in found.text and "shop.example.dk/kurv" not in found.text

@@ -115,3 +115,60 @@ def test_migrations_go_down_to_empty_and_up_again(tmp_path, instance_dir):
             upgrade()
             assert set(inspect(db.engine).get_table_names()) == tables
             db.engine.dispose()
+
+
+def test_a_format_1_log_still_verifies_after_the_format_2_migration_and_goes_on_in_format_2(tmp_path, instance_dir):
+    """Upgrade from the previous head (0005_proof_log) with a signed format-1 log in it: the old
+    records and their checkpoint verify, and new records, an erasure and a checkpoint follow in format 2."""
+    import datetime as dt
+
+    from flask_migrate import downgrade, upgrade
+    from sqlalchemy import text
+
+    from cookiegate.models import ConsentRecord, Site
+    from cookiegate.proof.ledger import PAYLOAD_FIELDS, seal_many
+
+    from .conftest import SHOP_ORIGIN, TEST_KEYS
+    from .support import consent_body, make_site, post_consent
+
+    with fresh_database(tmp_path) as url:
+        app = create_app({"INSTANCE_PATH": str(instance_dir), "SQLALCHEMY_DATABASE_URI": url, "COOKIEGATE_ENV": "testing",
+                          "COOKIEGATE_SECRET_KEYS": list(TEST_KEYS), "COOKIEGATE_RATELIMIT": "10000 per minute"})
+        runner = app.test_cli_runner()
+        with app.app_context():
+            upgrade(revision="0005_proof_log")
+            upgrade()  # a database at the previous head, then this one's revisions
+            site = make_site(origins=[SHOP_ORIGIN])
+            site_id, site_key = site.id, site.key
+            # Format-1 records as 0005 wrote them (kind and day NULL), and a checkpoint over them.
+            created = dt.datetime(2026, 11, 30, 12, tzinfo=dt.timezone.utc)
+            payloads = [{"consent_id": f"{n:032x}", "created_at": created, "policy_version": 1, "choices": {"necessary": True},
+                         "method": "reject_all", "language": "da", "page_url": "", "gpc": False, "country": "", "region": "",
+                         "city": "", "device_type": "", "browser_family": "", "os_family": "", "is_bot": False, "banner_hash": ""}
+                        for n in range(1, 4)]
+            head = ""
+            for payload, (seq, digest, head) in zip(payloads, seal_many(site_key, "", 1, [[p[f] for f in PAYLOAD_FIELDS] for p in payloads], format=1)):
+                db.session.execute(ConsentRecord.__table__.insert().values(site_id=site_id, seq=seq, payload_hash=digest, chain_hash=head, **payload))
+            db.session.execute(Site.__table__.update().where(Site.__table__.c.id == site_id).values(log_seq=3, log_head=head))
+            db.session.commit()
+            downgrade(revision="0005_proof_log")
+            assert "checkpoint_schedule" not in inspect(db.engine).get_table_names()
+            upgrade()
+            db.session.remove()
+            assert runner.invoke(args=["cookiegate", "checkpoint"]).exit_code == 0
+            verified = runner.invoke(args=["cookiegate", "verify-log"])
+            assert verified.exit_code == 0 and f"{site_key}: green, 3 records verified" in verified.output
+            client = app.test_client()
+            assert post_consent(client, site_key, consent_body()).status_code == 201
+            assert runner.invoke(args=["cookiegate", "erase", site_key, f"{2:032x}"]).exit_code == 0
+            kinds = db.session.execute(text("SELECT kind FROM consent_records ORDER BY seq")).scalars().all()
+            assert kinds == [None, None, None, "consent", "removal"]
+            assert runner.invoke(args=["cookiegate", "checkpoint"]).exit_code == 0
+            verified = runner.invoke(args=["cookiegate", "verify-log"])
+            assert verified.exit_code == 0 and f"{site_key}: green, 5 records (1 tombstones) verified" in verified.output
+            # A format-1 record written after format-2 ones is not cookiegate's.
+            db.session.execute(text("UPDATE consent_records SET kind = NULL, day = NULL WHERE seq = 5"))
+            db.session.commit()
+            assert "a format-1 record after format-2 ones" in runner.invoke(args=["cookiegate", "verify-log"]).output
+            db.session.remove()
+            db.engine.dispose()

@@ -61,15 +61,21 @@ def test_erase_leaves_tombstones_the_log_still_verifies_and_the_visitor_is_gone(
     assert "Erased 2 record(s)" in result.output
 
     after = records()
-    assert {r.seq: (r.payload_hash, r.chain_hash) for r in after} == before
+    assert {r.seq: (r.payload_hash, r.chain_hash) for r in after if r.seq in before} == before
     tombstones = [r for r in after if r.removed]
     assert [r.seq for r in tombstones] == [1, 3] and all(r.removed == "erased" for r in tombstones)
     for tombstone in tombstones:
         assert all(getattr(tombstone, name) is None for name in PAYLOAD_FIELDS)
+        assert tombstone.kind == "consent" and tombstone.day is not None  # the non-personal facts stay
+    # The erasure is on the chain itself: which seqs, why, and who as a keyed hash.
+    removal = after[-1]
+    assert removal.seq == 4 and removal.kind == "removal" and removal.consent_id is None
+    assert removal.note["reason"] == "erase" and removal.note["seqs"] == [[1, 1], [3, 3]]
+    assert removal.note["consent"] == consent_hash(visitor["consent_id"]) and len(removal.note["by"]) == 32
     assert visitor["consent_id"] not in database_text()
     assert "min-side" not in database_text()
     verified = run(runner, "verify-log")
-    assert verified.exit_code == 0 and "green, 3 records (2 tombstones) verified" in verified.output
+    assert verified.exit_code == 0 and "amber, 4 records (2 tombstones) chained" in verified.output
     assert chained(after, site.key)
 
 
@@ -152,12 +158,16 @@ def test_purge_tombstones_only_what_is_past_lifetime_plus_retention_then_signs_a
     assert "cookiegate-checkpoint/1 site=" in result.output
     rows = records()
     assert [r.seq for r in rows if r.removed == "purged"] == list(range(1, 8))
-    assert {r.consent_id for r in rows if not r.removed} == set(kept) | {fresh["consent_id"]}
+    assert {r.consent_id for r in rows if not r.removed and r.kind != "removal"} == set(kept) | {fresh["consent_id"]}
     assert not set(expired) & {r.consent_id for r in rows}
+    # One removal record per batch, after the 11 records: together they name exactly what went.
+    removals = [r for r in rows if r.kind == "removal"]
+    assert [r.seq for r in removals] == [12, 13, 14] and all(r.note["reason"] == "purge" for r in removals)
+    assert sorted(seq for r in removals for first, last in r.note["seqs"] for seq in range(first, last + 1)) == list(range(1, 8))
     checkpoint = db.session.execute(select(LogCheckpoint)).scalar_one()
-    assert checkpoint.seq == 11
+    assert checkpoint.seq == 14
     verified = run(runner, "verify-log")
-    assert verified.exit_code == 0 and "green, 11 records (7 tombstones) verified" in verified.output
+    assert verified.exit_code == 0 and "green, 14 records (7 tombstones) verified" in verified.output
     entry = audit_trail.entries(action="log.purge")[0]
     assert entry.details["records"] == 7 and entry.site_id == site.id
     assert audit_trail.entries(action="log.checkpoint")
@@ -205,7 +215,7 @@ def test_an_interrupted_purge_keeps_finished_batches_and_the_next_run_finishes(r
     assert run(runner, "verify-log").exit_code == 0
     result = run(runner, "purge")
     assert result.exit_code == 0 and "purged 6 record(s)" in result.output
-    assert all(r.removed == "purged" for r in records())
+    assert all(r.removed == "purged" for r in records() if r.kind != "removal")
     assert run(runner, "verify-log").exit_code == 0
 
 
@@ -290,7 +300,7 @@ def test_consents_keep_being_written_while_purge_runs(live_server, live_site, ru
     assert statuses and set(statuses) == {201}
     rows = records()
     assert sum(1 for r in rows if r.removed == "purged") == 3000
-    assert sum(1 for r in rows if not r.removed) == len(statuses)
+    assert sum(1 for r in rows if not r.removed and r.kind != "removal") == len(statuses)
     verified = run(runner, "verify-log")
     assert verified.exit_code == 0, verified.output
 

@@ -10,17 +10,20 @@ import re
 import time
 from typing import Any, Optional
 
+from flask import current_app
 from sqlalchemy import func, select
 
 from .. import audit_trail
 from ..extensions import db
-from ..models import ConsentRecord, ConsentRevocation, Site
+from ..models import ConsentRecord, ConsentRevocation, Site, utcnow
 from ..proof.checkpoints import latest
 from ..proof.keys import CheckpointKeyError, checkpoint_keys
 from ..proof.ledger import consent_hash
 from ..proof.receipt import receipt
 from ..proof.removal import erase as proof_erase
-from ..proof.verify import verify_log
+from ..proof.schedule import interval
+from ..proof.verify import duration, verify_log
+from ..stats.rollup import catch_up
 
 CONSENT_ID = re.compile(r"^[0-9a-f]{32}$")
 
@@ -64,6 +67,7 @@ def export(site: Site, consent_id: str, actor: str) -> Optional[dict[str, Any]]:
 
 def erase(site: Site, consent_id: str, actor: str) -> int:
     """Tombstone the consent's records and revoke its tokens (audited by the proof log). The caller commits."""
+    catch_up(site.id)  # the statistics count each record before its payload goes
     return proof_erase(site, consent_id, actor)
 
 
@@ -73,7 +77,10 @@ def log_status(site: Site) -> dict[str, Any]:
     the whole log, so it runs only when asked (verify below)."""
     checkpoint = latest(site.id, site.key)
     last_seq = db.session.execute(select(func.max(ConsentRecord.seq)).where(ConsentRecord.site_id == site.id)).scalar() or 0
-    return {"checkpoint": checkpoint, "last_seq": last_seq, "unsigned": max(0, last_seq - (checkpoint.seq if checkpoint else 0))}
+    # The window: how long records after the checkpoint have been open to rewriting unseen (docs/proof.md).
+    window = int((utcnow() - checkpoint.signed_at).total_seconds()) if checkpoint else None
+    return {"checkpoint": checkpoint, "last_seq": last_seq, "unsigned": max(0, last_seq - (checkpoint.seq if checkpoint else 0)),
+            "window_seconds": window, "window": duration(window) if window is not None else None, "interval": interval(current_app._get_current_object())}
 
 
 def verify(site: Site, actor: str, seconds: Optional[float] = None) -> dict[str, Any]:

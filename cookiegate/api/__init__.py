@@ -6,4 +6,4 @@ from ..sites import lookup as sitelookup
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 sitelookup.register(bp)
 
-from . import cors, views  # noqa: E402,F401  (routes register on import)
+from . import checkpoints, cors, views  # noqa: E402,F401  (routes register on import)

@@ -198,6 +198,31 @@ SPEC = {
             },
             "GET, OPTIONS",
         ),
+        "/api/v1/sites/{site_key}/checkpoints": _site_path(
+            {
+                "get": {
+                    "summary": "The site's signed log checkpoints: public, cacheable, for anyone to keep a copy",
+                    "description": "Every checkpoint line (the newest 1000, oldest first). Each is an Ed25519 signature over the "
+                    "site's log head; a copy kept elsewhere lets `cookiegate verify-log --checkpoint-url` catch a log rewritten, "
+                    "truncated or wiped together with its checkpoints (docs/proof.md).",
+                    "responses": {
+                        "200": {
+                            "description": "The archive.",
+                            "headers": {
+                                "Cache-Control": _header("Public, for 60 seconds.", {"type": "string"}),
+                                "ETag": _header("Names this exact content.", {"type": "string"}),
+                                "Access-Control-Allow-Origin": _header("`*` (public), or the request's Origin when it is the site's.", {"type": "string"}),
+                            },
+                            "content": {"application/json": {"schema": _ref("CheckpointArchive")}},
+                        },
+                        "304": {"description": "Not modified (If-None-Match matched the ETag)."},
+                        "404": UNKNOWN_SITE,
+                        "503": UNAVAILABLE,
+                    },
+                }
+            },
+            "GET, OPTIONS",
+        ),
         "/api/v1/sites/{site_key}/consents/{consent_id}": {
             **_site_path(
                 {
@@ -291,6 +316,18 @@ SPEC = {
     },
     "components": {
         "schemas": {
+            "CheckpointArchive": {
+                "type": "object",
+                "required": ["site", "checkpoints", "latest", "public_keys"],
+                "properties": {
+                    "site": {"type": "string"},
+                    "checkpoints": {"type": "array", "items": {"type": "string", "pattern": "^cookiegate-checkpoint/1 "}},
+                    "latest": {"type": ["string", "null"]},
+                    "interval_seconds": {"type": ["integer", "null"], "description": "How often the service signs by itself (null: not)."},
+                    "public_keys": {"type": "array", "items": {"type": "string"}},
+                    "format": {"type": "string"},
+                },
+            },
             "Error": {
                 "type": "object",
                 "required": ["error"],

@@ -12,7 +12,7 @@ from sqlalchemy import update
 
 from ..extensions import db
 from ..models import ConsentRecord, Site
-from .ledger import PAYLOAD_FIELDS, seal_many
+from .ledger import PAYLOAD_FIELDS, day_of, kind_of, seal_many
 
 _records, _sites = ConsentRecord.__table__, Site.__table__
 DEFAULTS = {
@@ -33,7 +33,8 @@ def append(site_id: int, site_key: str, rows: Iterable[Mapping[str, Any]], chunk
     sealed = seal_many(site_key, head, seq + 1, ([row[name] for name in PAYLOAD_FIELDS] for row in rows))
     batch = []
     for row, (row_seq, payload, head) in zip(rows, sealed):
-        batch.append({**row, "site_id": site_id, "seq": row_seq, "payload_hash": payload, "chain_hash": head})
+        batch.append({**row, "site_id": site_id, "seq": row_seq, "payload_hash": payload, "chain_hash": head,
+                      "kind": kind_of(row["method"]), "day": day_of(row["created_at"])})
         if len(batch) >= chunk:
             db.session.execute(_records.insert(), batch)
             batch = []

@@ -8,6 +8,8 @@ The signature covers everything before " sig=" (UTF-8). Anyone with the public k
 (`cookiegate checkpoint-key`) can check a line without cookiegate; docs/proof.md shows how
 with OpenSSL. Someone who can write to the database but lacks the key cannot rewrite any
 record at or before a checkpoint without `verify-log` seeing it.
+
+This module is the format and the signature; schedule.py is the job that verifies and signs.
 """
 from __future__ import annotations
 
@@ -16,13 +18,12 @@ import binascii
 import datetime as dt
 import re
 from dataclasses import dataclass
-from typing import Callable, Iterable, Optional
+from typing import Optional
 
 from sqlalchemy import select
 
-from .. import audit_trail
 from ..extensions import db
-from ..models import LogCheckpoint, Site, utcnow
+from ..models import LogCheckpoint, utcnow
 from .keys import CheckpointKeys, key_id
 
 PREFIX = "cookiegate-checkpoint/1"
@@ -117,60 +118,10 @@ def covering(site_id: int, site_key: str, seq: int) -> Optional[Checkpoint]:
     return Checkpoint.of(row, site_key) if row is not None else None
 
 
-@dataclass
-class CheckpointResult:
-    site: str
-    checkpoint: Optional[Checkpoint]
-    # "signed", "unchanged" (the last checkpoint still names the head), "empty", or "refused".
-    outcome: str
-    problems: list = None  # verify.Problem, when refused
-
-
-def checkpoint_site(site: Site, keys: CheckpointKeys, actor: str, now: Optional[dt.datetime] = None) -> CheckpointResult:
-    """Verify the records since the last checkpoint, then sign the head and store the checkpoint.
-
-    A head is signed only if the chain up to it verifies from the previous checkpoint on, so a
-    tampered log is never blessed. The caller commits.
-    """
-    from .verify import verify_site  # verify imports this module
-
-    keys.signer()  # fail before reading anything when there is no key
-    from .verify import Problem
-
-    seq, head = db.session.execute(select(Site.log_seq, Site.log_head).where(Site.id == site.id)).one()
-    if seq == 0:
-        return CheckpointResult(site.key, None, "empty")
-    # Anchor only on a checkpoint whose signature holds: a row forged into the table must not
-    # let a rewritten stretch of the log go unchecked, let alone be signed.
-    forged = [(c, why) for c in stored(site.id, site.key) if (why := c.problem(keys))]
-    if forged:
-        problems = [Problem(c.seq, None, f"stored checkpoint signed at {c.signed_at:%Y-%m-%dT%H:%M:%SZ} is not valid: {why}") for c, why in forged]
-        return CheckpointResult(site.key, None, "refused", problems)
-    previous = latest(site.id, site.key)
-    if previous is not None and previous.seq == seq and previous.head == head:
-        return CheckpointResult(site.key, previous, "unchanged")
-    report = verify_site(site, keys, anchor=previous, upto=seq, head=head)
-    if report.status == "red":
-        return CheckpointResult(site.key, None, "refused", report.problems)
-    checkpoint = sign(keys, site.key, seq, head, now)
-    db.session.add(
-        LogCheckpoint(
-            site_id=site.id, seq=checkpoint.seq, head=checkpoint.head, signed_at=checkpoint.signed_at,
-            key_id=checkpoint.key, signature=checkpoint.signature,
-        )
-    )
-    audit_trail.record(actor, "log.checkpoint", site=site, after={"seq": seq, "head": head}, key=checkpoint.key)
-    return CheckpointResult(site.key, checkpoint, "signed")
-
-
-def checkpoint_sites(
-    sites: Iterable[Site], keys: CheckpointKeys, actor: str, progress: Optional[Callable[[CheckpointResult], None]] = None
-) -> list[CheckpointResult]:
-    results = []
-    for site in sites:
-        result = checkpoint_site(site, keys, actor)
-        db.session.commit()  # one short transaction per site
-        results.append(result)
-        if progress:
-            progress(result)
-    return results
+def published(site_id: int, site_key: str, limit: int = 1000) -> list[Checkpoint]:
+    """The newest `limit` checkpoints, oldest first: what the public archive URL lists."""
+    rows = db.session.execute(
+        select(LogCheckpoint).where(LogCheckpoint.site_id == site_id)
+        .order_by(LogCheckpoint.seq.desc(), LogCheckpoint.id.desc()).limit(limit)
+    ).scalars().all()
+    return [Checkpoint.of(row, site_key) for row in reversed(rows)]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import click
@@ -16,12 +18,20 @@ from ..extensions import db
 from ..models import Site
 from ..sites.site import get_site
 from ..sites.cache import process_state
-from .checkpoints import checkpoint_sites, parse_line
+from .checkpoints import parse_line
 from .keys import CheckpointKeyError, checkpoint_keys, key_id, public_pem, public_text, write_new_key
 from .ledger import consent_hash
 from .receipt import receipt
 from .removal import PURGE_BATCH, PURGE_REST, count_expired, erase, expire_retry_keys, purge_cutoff, purge_site
+from .schedule import checkpoint_sites
 from .verify import verify_log
+
+
+def catch_up(site_id: int, rest: float = 0.0) -> None:
+    # Imported here: the stats package registers routes that import the CLI group, which imports us.
+    from ..stats.rollup import catch_up as catch_up_statistics
+
+    catch_up_statistics(site_id, rest=rest)
 
 
 def _site_or_fail(key: str) -> Site:
@@ -107,14 +117,21 @@ def checkpoint_key_command(new_file):
               help="A checkpoint line kept elsewhere, checked too (repeatable).")
 @click.option("--checkpoint-file", "files", multiple=True, type=click.File("r"),
               help="A file of archived checkpoint lines, one a line (repeatable; '-' for standard input).")
+@click.option("--checkpoint-url", "urls", multiple=True, metavar="URL",
+              help="A published checkpoint archive (GET /api/v1/sites/<key>/checkpoints, or a copy of it: its JSON "
+                   "or plain lines), checked too (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON report instead of text.")
 @with_appcontext
-def verify_log_command(site_keys, lines, files, as_json):
-    """Check every record, the chain and the checkpoints. Per site: green (verified up to the
-    last checkpoint), amber (later records chained, not yet signed) or red; exit 1 on red."""
+def verify_log_command(site_keys, lines, files, urls, as_json):
+    """Check every record, tombstone, revocation, banner text, the chain and the checkpoints.
+    Per site: green (verified up to the last checkpoint), amber (later records chained, not yet
+    signed), empty (nothing ever recorded or signed) or red; exit 1 on red. Each line states the
+    window: the time since the last checkpoint, in which records after it could change unseen."""
     keys = _keys()
     given = []
     texts = list(lines) + [line for handle in files for line in handle.read().splitlines() if line.strip()]
+    for url in urls:
+        texts.extend(fetch_checkpoints(url))
     for text in texts:
         try:
             given.append(parse_line(text))
@@ -141,6 +158,22 @@ def verify_log_command(site_keys, lines, files, as_json):
         sys.exit(1)
 
 
+def fetch_checkpoints(url: str) -> list[str]:
+    """The checkpoint lines at a published URL: the archive's JSON, or one line per checkpoint."""
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:  # noqa: S310 (an operator's own URL)
+            body = response.read(64 * 1024 * 1024).decode("utf-8")
+    except (urllib.error.URLError, OSError, UnicodeDecodeError, ValueError) as error:
+        raise click.ClickException(f"cannot read the checkpoint archive at {url}: {error}") from None
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return [line for line in body.splitlines() if line.strip()]
+    if not isinstance(document, dict) or not isinstance(document.get("checkpoints"), list):
+        raise click.ClickException(f"{url} is not a checkpoint archive (expected {{\"checkpoints\": [lines]}})")
+    return [str(line) for line in document["checkpoints"]]
+
+
 @click.command("erase")
 @click.argument("site_key")
 @click.argument("consent_id")
@@ -149,6 +182,7 @@ def erase_command(site_key, consent_id):
     """Erase a visitor's records: tombstones keep the log verifiable, every token of the consent
     answers `withdrawn` within 60 s, statistics keep their totals."""
     site = _site_or_fail(site_key)
+    catch_up(site.id)  # the statistics count each record before its payload goes
     emptied = erase(site, consent_id.strip(), audit_trail.cli_actor())
     if not emptied:
         db.session.rollback()
@@ -199,6 +233,7 @@ def purge_command(dry_run, as_of, batch_size, rest):
     committed = 0  # records in finished (committed) batches, the interrupted site's included
     try:
         for site, count in plan:
+            catch_up(site.id, rest=rest)  # the statistics count each record before its payload goes
             if not count:
                 purge_site(site, day, actor, batch=batch_size, rest=rest)  # expired revocations go too
                 continue

@@ -168,3 +168,11 @@ def checkpoint_keys(app: Optional[Flask] = None) -> CheckpointKeys:
     if keys is None:
         keys = app.extensions["cookiegate.checkpoint_keys"] = _load(app)
     return keys
+
+
+def published_keys() -> list[str]:
+    """The public keys checkpoints verify with (base64), for receipts and the public archive; [] without keys."""
+    try:
+        return sorted(public_text(key) for key in checkpoint_keys().public.values())
+    except CheckpointKeyError:
+        return []

@@ -17,8 +17,9 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import BannerSnapshot, ConsentRecord, Site, utcnow
+from ..sites.banner_config import content_hash
 from . import checkpoints
-from .keys import CheckpointKeyError, checkpoint_keys, public_text
+from .keys import published_keys
 from .ledger import FORMAT
 
 SCHEMA = "cookiegate consent receipt 1, after ISO/IEC TS 27560:2023"
@@ -137,10 +138,7 @@ def receipt(site: Site, consent_id: str, now: Optional[dt.datetime] = None) -> O
         until = last.created_at + lifetime
         status = "expired" if now > until else "outdated" if last.policy_version != site.policy_version else "given"
     latest_notice = snapshots.get(last.banner_hash)
-    try:
-        public_keys = sorted(public_text(key) for key in checkpoint_keys().public.values())
-    except CheckpointKeyError:
-        public_keys = []
+    latest_checkpoint = checkpoints.latest(site.id, site.key)
     return {
         "schema": SCHEMA,
         "record_id": f"urn:cookiegate:{site.key}:{consent_id}",
@@ -163,6 +161,8 @@ def receipt(site: Site, consent_id: str, now: Optional[dt.datetime] = None) -> O
                 "language": snapshots[digest].language if digest in snapshots else None,
                 "policy_version": snapshots[digest].policy_version if digest in snapshots else None,
                 "content": snapshots[digest].content if digest in snapshots else None,
+                # The text as stored hashes to the name the records carry: it is what was shown.
+                "verified": digest in snapshots and content_hash(snapshots[digest].content) == digest,
             }
             for digest in hashes
         ],
@@ -187,7 +187,9 @@ def receipt(site: Site, consent_id: str, now: Optional[dt.datetime] = None) -> O
             "payload_hash": "SHA-256 over canonical JSON of the record's fields (docs/proof.md)",
             "chain_hash": "SHA-256 over 'previous chain hash:seq:payload hash'",
             "checkpoint_signature": "Ed25519 over the checkpoint line before ' sig='",
-            "public_keys": public_keys,
+            "public_keys": published_keys(),
+            "latest_checkpoint": latest_checkpoint.line() if latest_checkpoint else None,
+            "checkpoint_archive": f"/api/v1/sites/{site.key}/checkpoints",
         },
     }
 
@@ -218,7 +220,8 @@ RECEIPT_SCHEMA = {
         "notices": {
             "type": "array",
             "items": {"type": "object", "properties": {"hash": {"type": "string"}, "language": {"type": ["string", "null"]},
-                                                       "policy_version": {"type": ["integer", "null"]}, "content": {"type": ["object", "null"]}}},
+                                                       "policy_version": {"type": ["integer", "null"]}, "content": {"type": ["object", "null"]},
+                                                       "verified": {"type": "boolean", "description": "The stored text hashes to `hash`: it is the text the records name."}}},
         },
         "purposes": {
             "type": "array",
@@ -259,6 +262,10 @@ RECEIPT_SCHEMA = {
         },
         "withdrawal_method": {"type": "string"},
         "retention": {"type": "object"},
-        "verification": {"type": "object", "properties": {"public_keys": {"type": "array", "items": {"type": "string"}}}},
+        "verification": {"type": "object", "properties": {
+            "public_keys": {"type": "array", "items": {"type": "string"}},
+            "latest_checkpoint": {"type": ["string", "null"], "description": "The site's newest signed checkpoint line, to keep a copy of."},
+            "checkpoint_archive": {"type": "string", "description": "Where every checkpoint of the site is published."},
+        }},
     },
 }

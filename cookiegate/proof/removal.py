@@ -1,10 +1,13 @@
-"""Erasure and purge: records lose their payload and keep a tombstone (seq and hashes).
+"""Erasure and purge: records lose their payload and keep a tombstone (seq, kind, day, hashes),
+and each erase and each purge batch appends a removal record naming the seqs it emptied, why
+and by whom (proof/ledger.py), so verify-log can tell a tombstone cookiegate made from one
+made with SQL.
 
-Neither touches the site row that consent writes lock, and purge works in short
-transactions of a bounded batch each, so consents keep being written meanwhile; both are
-safe to interrupt and to run again (a tombstone is never selected twice). Statistics are
-rollups summed behind each site's seq (stats/rollup.py): both catch them up first, so every
-record is counted before its payload goes and neither moves the totals.
+Both take the site row only for the removal record, at the end of a short transaction, and
+purge works in batches, so consents keep being written meanwhile; both are safe to interrupt
+and to run again (a tombstone is never selected twice). Statistics are rollups summed behind
+each site's seq (stats/rollup.py): the caller catches them up first (`stats.rollup.catch_up`),
+so every record is counted before its payload goes and neither moves the totals.
 """
 from __future__ import annotations
 
@@ -13,13 +16,14 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Optional
 
+from flask import current_app
 from sqlalchemy import and_, delete, func, select, update
 
 from .. import audit_trail
 from ..extensions import db
 from ..consents import KEY_CLEANUP_BATCH, expire_idempotency_keys
 from ..models import ConsentRecord, ConsentRevocation, IdempotencyKey, Site, utcnow
-from .ledger import PAYLOAD_FIELDS, consent_hash
+from .ledger import PAYLOAD_FIELDS, append_removal, consent_hash, removal_note, runs
 
 PURGE_BATCH = 1000
 # After each batch purge rests this multiple of the time the batch took, so consent writes
@@ -32,11 +36,8 @@ _records = ConsentRecord.__table__
 EMPTIED = {name: None for name in PAYLOAD_FIELDS}
 
 
-def _catch_up_statistics(site: Site, rest: float = 0.0) -> None:
-    # Imported here: the stats package registers routes that import the CLI group, which imports us.
-    from ..stats.rollup import catch_up
-
-    catch_up(site.id, rest=rest)
+def _secrets() -> list[str]:
+    return current_app.config["COOKIEGATE_SECRET_KEYS"]
 
 
 def erase(site: Site, consent_id: str, actor: str, now: Optional[dt.datetime] = None) -> int:
@@ -44,19 +45,21 @@ def erase(site: Site, consent_id: str, actor: str, now: Optional[dt.datetime] = 
 
     The revocation names the consent by its hash (the id is not kept anywhere), and every
     process counts it within COOKIEGATE_STATE_TTL (at most 60 s), like a withdrawal.
-    Nothing is written when no record is held. The caller commits; it must have nothing
-    pending, because catching up the statistics commits on its own.
+    Nothing is written when no record is held. The caller has caught up the statistics
+    (they count payloads, which go here) and commits.
     """
-    _catch_up_statistics(site)
     now = now or utcnow()
     of_this_consent = and_(_records.c.site_id == site.id, _records.c.consent_id == consent_id)
+    seqs = db.session.execute(select(_records.c.seq).where(of_this_consent)).scalars().all()
+    if not seqs:
+        return 0
     # Every token of this consent names one of its records' seq: revoking up to the last one
     # orders the erasure by the log, not by clocks (a consent given again later still counts).
-    up_to_seq = db.session.execute(select(func.max(_records.c.seq)).where(of_this_consent)).scalar()
-    if up_to_seq is None:
-        return 0
+    up_to_seq = max(seqs)
     emptied = db.session.execute(update(_records).where(of_this_consent).values(removed="erased", **EMPTIED)).rowcount
     digest = consent_hash(consent_id)
+    note = removal_note(_secrets(), "erase", runs(seqs), actor, now, consent=digest, up_to_seq=up_to_seq)
+    append_removal(site.id, site.key, note, now)
     db.session.execute(
         ConsentRevocation.__table__.insert().values(
             site_id=site.id, consent_hash=digest, revoked_at=now, reason="erase", up_to_seq=up_to_seq
@@ -110,18 +113,22 @@ def purge_site(
     progress: Optional[Callable[[int], None]] = None,
     rest: float = PURGE_REST,
 ) -> PurgeResult:
-    """Tombstone the site's expired records, one committed batch at a time."""
-    _catch_up_statistics(site, rest)
+    """Tombstone the site's expired records, one committed batch (with its removal record) at a
+    time. The caller has caught up the statistics."""
     result = PurgeResult(site.key, purge_cutoff(site, as_of))
     condition = _expired(site, result.cutoff)
     while True:
         started = time.monotonic()
-        ids = db.session.execute(select(_records.c.id).where(condition).limit(batch)).scalars().all()
-        if not ids:
+        found = db.session.execute(select(_records.c.id, _records.c.seq).where(condition).limit(batch)).all()
+        if not found:
             break
         done = db.session.execute(
-            update(_records).where(_records.c.id.in_(ids), _records.c.removed.is_(None)).values(removed="purged", **EMPTIED)
+            update(_records).where(_records.c.id.in_([row.id for row in found]), _records.c.removed.is_(None))
+            .values(removed="purged", **EMPTIED)
         ).rowcount
+        now = utcnow()
+        note = removal_note(_secrets(), "purge", runs(row.seq for row in found), actor, now, before=result.cutoff.isoformat())
+        append_removal(site.id, site.key, note, now)
         db.session.commit()
         result.purged += done
         if progress:

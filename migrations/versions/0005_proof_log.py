@@ -72,7 +72,7 @@ def _reseal(bind):
                 values[1] = created.replace(tzinfo=dt.timezone.utc)
             payloads.append(values)
         head = ""
-        for row, (_, payload, head) in zip(rows, seal_many(site_key, "", 1, payloads)):
+        for row, (_, payload, head) in zip(rows, seal_many(site_key, "", 1, payloads, format=1)):
             bind.execute(records.update().where(records.c.id == row[0]).values(payload_hash=payload, chain_hash=head))
         bind.execute(sites.update().where(sites.c.id == site_id).values(log_head=head))
 

@@ -1,13 +1,13 @@
 """login sessions kept in the database (logout and password changes end them); named API tokens
 
 Revision ID: 0009_login_sessions
-Revises: 0005_proof_log
+Revises: 0008_proof_format_2
 """
 from alembic import op
 import sqlalchemy as sa
 
 revision = "0009_login_sessions"
-down_revision = "0005_proof_log"
+down_revision = "0008_proof_format_2"
 branch_labels = None
 depends_on = None
 
