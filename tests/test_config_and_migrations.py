@@ -172,3 +172,15 @@ def test_a_format_1_log_still_verifies_after_the_format_2_migration_and_goes_on_
             assert "a format-1 record after format-2 ones" in runner.invoke(args=["cookiegate", "verify-log"]).output
             db.session.remove()
             db.engine.dispose()
+
+
+def test_migration_files_are_numbered_in_the_order_the_chain_runs():
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(ROOT / "migrations"))
+    chain = list(reversed(list(ScriptDirectory.from_config(config).walk_revisions())))
+    assert chain[0].down_revision is None and len(chain) >= 10
+    numbers = [int(os.path.basename(script.path)[:4]) for script in chain]
+    assert numbers == list(range(1, len(chain) + 1)), [os.path.basename(s.path) for s in chain]
