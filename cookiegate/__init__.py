@@ -60,22 +60,21 @@ def create_app(config: Optional[dict[str, Any]] = None) -> Flask:
     cli.init_app(app)
     web.init_app(app)
 
-    from . import admin, auth
+    from . import admin, api, auth
     from .api import bp as api_bp
     from .dashboard import bp as dashboard_bp
     from .demo import bp as demo_bp
     from .health import bp as health_bp
-    from .stats import bp as stats_bp
 
     app.after_request(_no_sniffing)
     auth.init_app(app)
     admin.init_app(app)
     app.register_blueprint(api_bp)
-    app.register_blueprint(stats_bp)
     app.register_blueprint(dashboard_bp)
     app.register_blueprint(banner.bp)
     app.register_blueprint(health_bp)
     app.register_blueprint(demo_bp)
+    api.init_app(app)  # last: the API's description is built from every route registered
     return app
 
 

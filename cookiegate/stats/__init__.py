@@ -1,13 +1,2 @@
-"""Consent statistics: rollups (rollup.py), figures (figures.py) and the API (views.py)."""
-from flask import Blueprint
-
-from .. import sitelookup
-
-bp = Blueprint("stats", __name__, url_prefix="/api/v1")
-sitelookup.register(bp)
-
-from . import views  # noqa: E402,F401  (routes register on import)
-from ..api.openapi import SPEC  # noqa: E402
-from .openapi import merge_into  # noqa: E402
-
-merge_into(SPEC)  # the stats endpoints are described beside the rest of the API
+"""Consent statistics: rollups (rollup.py), figures (figures.py) and the query (params.py); the
+API serves them at /api/v1/sites/<key>/stats (api/stats.py)."""

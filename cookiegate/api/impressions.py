@@ -1,0 +1,52 @@
+"""POST /api/v1/sites/<key>/impressions: count one banner display (no identifier is kept)."""
+from __future__ import annotations
+
+from flask import Response, g, request
+
+from .. import visitor
+from ..extensions import limiter
+from ..impressions import count_impression
+from ..validation import parse_json_object, read_body
+from . import bp
+from .common import (
+    BAD_BODY,
+    NO_STORE,
+    ORIGIN_REFUSED,
+    RATE_LIMITED,
+    TOO_LARGE,
+    UNAVAILABLE,
+    UNKNOWN_SITE,
+    OriginHeader,
+    no_store,
+)
+from .contract import Answer, Body, operation
+from .cors import require_allowed_origin
+
+
+class ImpressionRequest(Body):
+    """Nothing is read from the body; an empty body or any JSON object will do."""
+
+
+@bp.post("/sites/<site_key>/impressions")
+@limiter.limit()
+@operation(
+    summary="Count one banner display (no identifier is kept)",
+    headers=OriginHeader,
+    body=ImpressionRequest,
+    body_required=False,
+    preflight=True,
+    answers={
+        204: Answer("Counted.", headers={"Cache-Control": NO_STORE}),
+        400: BAD_BODY,
+        403: ORIGIN_REFUSED,
+        404: UNKNOWN_SITE,
+        413: TOO_LARGE,
+        429: RATE_LIMITED,
+        503: UNAVAILABLE,
+    },
+)
+def post_impression(site_key: str) -> Response:
+    require_allowed_origin()
+    parse_json_object(read_body(request), allow_empty=True)
+    count_impression(g.site.id, visitor.describe(request))
+    return no_store(Response(status=204))
