@@ -4,10 +4,13 @@ description built from them (contract.py)."""
 from flask import Blueprint
 
 from .. import sitelookup
+from .common import ConsentIdConverter
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 sitelookup.register(bp)
+# Recorded before any route, so the converter is there when the routes are added to the app.
+bp.record_once(lambda state: state.app.url_map.converters.setdefault("consent_id", ConsentIdConverter))
 
-# Routes register on import; cors first, so its before_request answers preflights.
+# Routes register on import.
 from . import config, consents, cors, decision, description, impressions, proof, stats  # noqa: E402,F401
 from .description import init_app  # noqa: E402,F401

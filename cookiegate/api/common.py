@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from flask import Response, jsonify
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter
+from werkzeug.routing import BaseConverter
 
 from ..errors import ApiError
 from ..outage import RETRY_AFTER_SECONDS
@@ -18,7 +19,8 @@ LANGUAGE_TAG = r"[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*"
 Language = Annotated[str, StringConstraints(max_length=35, pattern=f"^{LANGUAGE_TAG}$")]
 CategorySlug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_-]{1,40}$")]
 SiteKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
-ConsentId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
+CONSENT_ID = "[0-9a-f]{32}"
+ConsentId = Annotated[str, StringConstraints(pattern=f"^{CONSENT_ID}$")]
 IdempotencyKey = Annotated[str, StringConstraints(pattern=r"^[!-~]{1,%d}$" % MAX_IDEMPOTENCY_KEY)]
 # Text we store has no control characters (C0, DEL, C1); validation.py also refuses lone surrogates.
 PLAIN_TEXT = r"^[^\x00-\x1f\x7f-\x9f]*$"
@@ -30,6 +32,14 @@ CHOICES_SCHEMA = {
     "description": "Category slug: granted. Unknown categories are `422 invalid_choices`; `necessary` is always recorded as true.",
     "example": {"statistics": True, "marketing": False},
 }
+
+
+class ConsentIdConverter(BaseConverter):
+    """`<consent_id:...>` in a route: any other id is 404 `not_found` before a view (or a preflight) runs."""
+
+    regex = CONSENT_ID
+
+
 PATH_PARAMETERS = {"site_key": TypeAdapter(SiteKey).json_schema(), "consent_id": TypeAdapter(ConsentId).json_schema()}
 
 

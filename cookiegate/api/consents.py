@@ -5,7 +5,7 @@ import datetime as dt
 from typing import Annotated, Literal
 
 from flask import Response, g, request
-from pydantic import BaseModel, Field, StringConstraints, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema
 
 from .. import visitor
 from ..consents import (
@@ -66,7 +66,19 @@ Choices = Annotated[dict[CategorySlug, bool], WithJsonSchema(CHOICES_SCHEMA)]
 # does not check a default), which the description shows as an optional field of that type.
 
 
+def _choices_for(method: str, then: dict) -> dict:
+    return {"if": {"required": ["method"], "properties": {"method": {"const": method}}}, "then": then}
+
+
 class ConsentRequest(Body):
+    # How `choices` goes with `method` (consents.py checks the same; `necessary` is recorded as true whatever is sent).
+    model_config = ConfigDict(json_schema_extra={"allOf": [
+        _choices_for("accept_all", {"properties": {"choices": {"properties": {"necessary": {"type": "boolean"}},
+                                                               "additionalProperties": {"const": True}}}}),
+        _choices_for("reject_all", {"properties": {"choices": {"properties": {"necessary": {"type": "boolean"}},
+                                                               "additionalProperties": {"const": False}}}}),
+        _choices_for("custom", {"required": ["choices"], "properties": {"choices": {"minProperties": 1}}}),
+    ]})
     choices: Choices = Field(default_factory=dict)
     method: Literal["accept_all", "reject_all", "custom"] = Field(
         description="`custom` needs `choices`; `accept_all` / `reject_all` may omit them and must not contradict them.")
@@ -166,7 +178,7 @@ def post_consent(site_key: str) -> Response:
     return _recorded(recorded)
 
 
-@bp.post("/sites/<site_key>/consents/<consent_id>/withdraw")
+@bp.post("/sites/<site_key>/consents/<consent_id:consent_id>/withdraw")
 @limiter.limit()
 @operation(
     summary="Withdraw consent; earlier tokens stop counting within 60 s everywhere",
@@ -182,7 +194,7 @@ def post_consent(site_key: str) -> Response:
         400: BAD_BODY,
         401: error("`invalid_token`: no valid token of this site."),
         403: error("`origin_not_allowed` or `forbidden` (the token is another consent's)."),
-        404: UNKNOWN_SITE,
+        404: error("`unknown_site`, or `not_found` (the consent id is not 32 hex digits)."),
         413: TOO_LARGE,
         422: error("`invalid_request` or `idempotency_key_reused`."),
         429: RATE_LIMITED,

@@ -44,7 +44,7 @@ def visitor_token(consent_id: str, body: Optional[dict[str, Any]] = None) -> Con
     return token
 
 
-@bp.get("/sites/<site_key>/consents/<consent_id>")
+@bp.get("/sites/<site_key>/consents/<consent_id:consent_id>")
 @limiter.limit()
 @operation(
     summary="The visitor's own proof of consent",
@@ -60,7 +60,7 @@ def visitor_token(consent_id: str, body: Optional[dict[str, Any]] = None) -> Con
         ),
         401: error("`invalid_token`: no valid token of this site (a token too long or malformed is not one)."),
         403: error("`forbidden`: the token is another consent's."),
-        404: error("`unknown_site` or `unknown_consent`."),
+        404: error("`unknown_site`, `unknown_consent`, or `not_found` (the consent id is not 32 hex digits)."),
         429: RATE_LIMITED,
         503: UNAVAILABLE,
     },
