@@ -78,6 +78,8 @@ TOO_LARGE = error(f"`payload_too_large`: the body is over {MAX_BODY_BYTES} bytes
 BAD_BODY = error("`invalid_json`: the body is not a UTF-8 JSON object; `invalid_body`: it could not be read (malformed chunked encoding).")
 ORIGIN_REFUSED = error("`origin_not_allowed`: the Origin header is missing or not one of the site's origins.")
 # gunicorn reads the request line before the app does and refuses one over its limit (4094 bytes) itself.
+# What a POST from a site's pages can be refused with, whatever it posts.
+POST_REFUSALS = {400: BAD_BODY, 403: ORIGIN_REFUSED, 404: UNKNOWN_SITE, 413: TOO_LARGE, 429: RATE_LIMITED, 503: UNAVAILABLE}
 URI_TOO_LONG = Answer("The URL is longer than the server reads (4094 bytes for the request line); "
                       "answered by the HTTP server before the app, as a short HTML page.", {"type": "string"}, media="text/html")
 ALWAYS = {414: URI_TOO_LONG}

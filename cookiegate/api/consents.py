@@ -28,15 +28,10 @@ from ..validation import (
 from . import bp
 from .common import (
     ALLOW_ORIGIN,
-    BAD_BODY,
     CHOICES_SCHEMA,
     LANGUAGE_TAG,
     NO_STORE,
-    ORIGIN_REFUSED,
-    RATE_LIMITED,
-    TOO_LARGE,
-    UNAVAILABLE,
-    UNKNOWN_SITE,
+    POST_REFUSALS,
     CategorySlug,
     IdempotencyHeader,
     IdempotencyKey,
@@ -155,16 +150,11 @@ def _recorded(recorded) -> Response:
     body_description=BODY_MEDIA,
     preflight=True,
     answers={
+        **POST_REFUSALS,
         201: RECORDED,
-        400: BAD_BODY,
-        403: ORIGIN_REFUSED,
-        404: UNKNOWN_SITE,
         409: error("`policy_version_changed`: the error carries the current `policy_version`; show the banner again."),
-        413: TOO_LARGE,
         422: error("`invalid_choices` (an unknown category, or choices that contradict `method`), `invalid_request` "
                    "(a field of the wrong type, null, too long or malformed) or `idempotency_key_reused`."),
-        429: RATE_LIMITED,
-        503: UNAVAILABLE,
     },
 )
 def post_consent(site_key: str) -> Response:
@@ -190,15 +180,12 @@ def post_consent(site_key: str) -> Response:
     body_description="The token may be sent here as `token` (keeps the request simple).",
     preflight=True,
     answers={
+        **POST_REFUSALS,
         201: RECORDED,
-        400: BAD_BODY,
         401: error("`invalid_token`: no valid token of this site."),
         403: error("`origin_not_allowed` or `forbidden` (the token is another consent's)."),
         404: error("`unknown_site`, or `not_found` (the consent id is not 32 hex digits)."),
-        413: TOO_LARGE,
         422: error("`invalid_request` or `idempotency_key_reused`."),
-        429: RATE_LIMITED,
-        503: UNAVAILABLE,
     },
 )
 def post_withdraw(site_key: str, consent_id: str) -> Response:

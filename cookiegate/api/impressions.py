@@ -8,17 +8,7 @@ from ..extensions import limiter
 from ..impressions import count_impression
 from ..validation import parse_json_object, read_body
 from . import bp
-from .common import (
-    BAD_BODY,
-    NO_STORE,
-    ORIGIN_REFUSED,
-    RATE_LIMITED,
-    TOO_LARGE,
-    UNAVAILABLE,
-    UNKNOWN_SITE,
-    OriginHeader,
-    no_store,
-)
+from .common import NO_STORE, POST_REFUSALS, OriginHeader, no_store
 from .contract import Answer, Body, operation
 from .cors import require_allowed_origin
 
@@ -35,15 +25,7 @@ class ImpressionRequest(Body):
     body=ImpressionRequest,
     body_required=False,
     preflight=True,
-    answers={
-        204: Answer("Counted.", headers={"Cache-Control": NO_STORE}),
-        400: BAD_BODY,
-        403: ORIGIN_REFUSED,
-        404: UNKNOWN_SITE,
-        413: TOO_LARGE,
-        429: RATE_LIMITED,
-        503: UNAVAILABLE,
-    },
+    answers={**POST_REFUSALS, 204: Answer("Counted.", headers={"Cache-Control": NO_STORE})},
 )
 def post_impression(site_key: str) -> Response:
     require_allowed_origin()
