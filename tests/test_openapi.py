@@ -66,6 +66,18 @@ def conforms(spec: dict, response, path: str, method: str = "GET") -> dict:
     return body
 
 
+def test_the_description_is_built_from_the_routes_of_each_app(app, make_app, spec):
+    # Nothing is merged into a module-level dict: a second app describes exactly the same, and every
+    # operation described is one the app routes.
+    assert make_app().test_client().get("/api/v1/openapi.json").get_json() == spec
+    adapter = app.url_map.bind("localhost")
+    for path, item in spec["paths"].items():
+        concrete = path.replace("{site_key}", "abc").replace("{consent_id}", "0" * 32)
+        for method in item:
+            if method != "parameters":
+                adapter.match(concrete, method=method.upper())  # raises when the app has no such route
+
+
 def test_every_answer_of_the_consent_path_is_described(client, site, make_app, runner, spec):
     base = f"/api/v1/sites/{site.key}"
     config = client.get(f"{base}/config?lang=en")

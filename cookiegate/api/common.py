@@ -8,7 +8,6 @@ from flask import Response, jsonify
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter
 from werkzeug.routing import BaseConverter
 
-from ..errors import ApiError
 from ..outage import RETRY_AFTER_SECONDS
 from ..validation import MAX_BODY_BYTES, MAX_IDEMPOTENCY_KEY, invalid
 from .contract import Answer, Header, Operation, Parameters, Refused, check
@@ -16,7 +15,6 @@ from .contract import Answer, Header, Operation, Parameters, Refused, check
 # --- shapes ------------------------------------------------------------------------------------
 
 LANGUAGE_TAG = r"[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*"
-Language = Annotated[str, StringConstraints(max_length=35, pattern=f"^{LANGUAGE_TAG}$")]
 CategorySlug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_-]{1,40}$")]
 SiteKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
 CONSENT_ID = "[0-9a-f]{32}"
@@ -165,5 +163,3 @@ def checked(model: type[BaseModel], data: Any, code: str = "invalid_request", **
     except Refused as refused:
         raise invalid(refused.message, codes.get(refused.name, code)) from None
 
-
-__all__ = ["ApiError"]

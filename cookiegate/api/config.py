@@ -25,9 +25,11 @@ LANGUAGES = rf"^$|^{LANGUAGE_TAG}(,{LANGUAGE_TAG}){{0,9}}$"
 
 
 class ConfigQuery(Parameters):
-    lang: Annotated[str, StringConstraints(max_length=359, pattern=LANGUAGES)] = Field(None, description="One language tag or up to 10 in order of preference (`da-DK,en`); the first the site has is chosen, "
-        "else (or when empty) the site's default.")
-    layer: Literal["first"] = Field(None, description="`first`: only what the banner's first layer needs; the whole config when left out.")
+    lang: Annotated[str, StringConstraints(max_length=359, pattern=LANGUAGES)] = Field(
+        None, description="One language tag or up to 10 in order of preference (`da-DK,en`); the first the site has "
+        "is chosen, else (or when empty) the site's default.")
+    layer: Literal["first"] = Field(
+        None, description="`first`: only what the banner's first layer needs; the whole config when left out.")
     MESSAGES = {
         "lang": "'lang' must be a language tag such as 'da' or 'en-GB', or up to 10 of them separated by commas.",
         "layer": "'layer' must be 'first' (or left out for the whole config).",
@@ -64,7 +66,8 @@ class BannerConfig(BaseModel):
     texts: dict[str, str]
     privacy_policy_url: Optional[str] = None
     floating_button: Optional[bool] = None
-    colours: dict[str, Colour] = Field(None, description="The site's banner colours: accent, on_accent, background, text (#rrggbb), each optional.")
+    colours: dict[str, Colour] = Field(
+        None, description="The site's banner colours: accent, on_accent, background, text (#rrggbb), each optional.")
     categories: list[Category]
     services: list[Service]
     necessary_cookies: list[dict[str, str]]

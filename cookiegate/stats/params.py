@@ -45,9 +45,9 @@ class StatsParams(BaseModel):
     first: Union[Literal[""], Day] = Field(
         "", alias="from", description="First day (inclusive, the site's time zone); empty or left out: 30 days before `to`.")
     last: Union[Literal[""], Day] = Field(
-        "", alias="to", description="Last day (inclusive); empty or left out: today (or the 30th day from `from`, if sooner). `from` and `to` may "
-        f"come in either order; a range longer than {MAX_DAYS} days is cut to the {MAX_DAYS} days that end at `to` (the answer's "
-        "`from` and `to` say which days it covers).")
+        "", alias="to", description="Last day (inclusive); empty or left out: today (or the 30th day from `from`, if "
+        f"sooner). `from` and `to` may come in either order; a range longer than {MAX_DAYS} days is cut to the "
+        f"{MAX_DAYS} days that end at `to` (the answer's `from` and `to` say which days it covers).")
     group_by: Literal[("",) + GROUPINGS] = Field("", description="How rows are grouped; empty or left out: `day`.")  # type: ignore[valid-type]
 
 
