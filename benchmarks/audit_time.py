@@ -71,7 +71,7 @@ def main() -> None:
         subprocess.run([*flask, "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)
         subprocess.run([*flask, "cookiegate", "demo", "--days", "1"], cwd=ROOT, env=env, check=True, capture_output=True)
         add_origin = (
-            "from cookiegate import create_app; from cookiegate.extensions import db; from cookiegate.sites import get_site\n"
+            "from cookiegate import create_app; from cookiegate.extensions import db; from cookiegate.sites.site import get_site\n"
             f"app = create_app()\nwith app.app_context():\n    s = get_site('demo'); s.origins = [*s.origins, 'http://127.0.0.1:{port}']; db.session.commit()"
         )
         subprocess.run([sys.executable, "-c", add_origin], cwd=ROOT, env=env, check=True, capture_output=True)

@@ -36,7 +36,6 @@ sys.path.insert(0, str(ROOT))
 
 from cookiegate import create_app  # noqa: E402
 from cookiegate.infra import geo, useragent, visitor  # noqa: E402
-from cookiegate.api import views  # noqa: E402
 from cookiegate.extensions import db  # noqa: E402
 from tests.mmdb_builder import write_city_db  # noqa: E402
 
@@ -166,12 +165,12 @@ class PostBench:
         try:
             for i, agent in enumerate(agents):
                 place = places[i % len(places)]
-                views.visitor.describe = plain
+                visitor.describe = plain
                 off.append(self._post(agent, place))
-                views.visitor.describe = self._timed_describe
+                visitor.describe = self._timed_describe
                 on.append(self._post(agent, place))
         finally:
-            views.visitor.describe = self.real_describe
+            visitor.describe = self.real_describe
         return {
             "off_ms": statistics.median(off) * 1000,
             "on_ms": statistics.median(on) * 1000,

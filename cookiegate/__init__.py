@@ -65,15 +65,14 @@ def create_app(config: Optional[dict[str, Any]] = None) -> Flask:
     app.after_request(_no_sniffing)
 
     # Each area registers its routes and its commands in its own init_app.
-    from . import admin, auth, dashboard, demo, health, siteaudit, sites, stats
+    from . import admin, api, auth, dashboard, demo, health, siteaudit, sites
     from .api import bp as api_bp
     from .proof import cli as proof_cli
 
     sites.init_app(app)
     auth.init_app(app)
     admin.init_app(app)
-    app.register_blueprint(api_bp)  # api/ is being split into one module per resource (issue 24, item 3)
-    stats.init_app(app)
+    app.register_blueprint(api_bp)
     dashboard.init_app(app)
     banner.init_app(app)
     health.init_app(app)
@@ -81,6 +80,7 @@ def create_app(config: Optional[dict[str, Any]] = None) -> Flask:
     siteaudit.init_app(app)
     # checkpoint, checkpoint-key, verify-log, erase, purge, export (proof/ has no init_app of its own yet)
     cli.add_commands(app, *proof_cli.COMMANDS)
+    api.init_app(app)  # last: the API's description is built from every route registered
     return app
 
 

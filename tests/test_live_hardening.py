@@ -61,3 +61,18 @@ def test_a_malformed_chunked_body_is_400_invalid_body_without_a_traceback(live_s
         assert json.loads(rest.split(b"\r\n\r\n", 1)[1])["error"]["code"] == "invalid_body"
     time.sleep(0.3)
     assert "Traceback" not in live_server.error_log.read_text(errors="replace")[log_before:]
+
+
+def test_an_overlong_url_gets_the_414_the_description_describes(live_server, live_site):
+    # gunicorn refuses a request line over 4094 bytes before the app sees it, as a short HTML page.
+    import requests
+
+    spec = requests.get(live_server.url + "/api/v1/openapi.json", timeout=10).json()
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            if method != "parameters":
+                assert "414" in operation["responses"], (method, path)
+    described = spec["paths"]["/api/v1/sites/{site_key}/decision"]["get"]["responses"]["414"]
+    response = requests.get(f"{live_server.url}/api/v1/sites/{live_site.key}/decision", params={"token": "x" * 5000}, timeout=10)
+    assert response.status_code == 414
+    assert response.headers["Content-Type"].split(";")[0] in described["content"]

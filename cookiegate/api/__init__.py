@@ -1,9 +1,16 @@
-"""The public API: what websites, their visitors' browsers and their back ends call."""
+"""The public API, /api/v1: one module per resource (config, consents, decision, proof
+(receipts and checkpoints), impressions, stats), each declaring its operations; description.py serves the OpenAPI
+description built from them (contract.py)."""
 from flask import Blueprint
 
 from ..sites import lookup as sitelookup
+from .common import ConsentIdConverter
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 sitelookup.register(bp)
+# Recorded before any route, so the converter is there when the routes are added to the app.
+bp.record_once(lambda state: state.app.url_map.converters.setdefault("consent_id", ConsentIdConverter))
 
-from . import checkpoints, cors, views  # noqa: E402,F401  (routes register on import)
+# Routes register on import.
+from . import config, consents, cors, decision, description, impressions, proof, stats  # noqa: E402,F401
+from .description import init_app  # noqa: E402,F401

@@ -124,7 +124,7 @@ def site(site_key: str) -> Response:
     daily = site_stats(site_row, query.first, query.last, "day")
     tables = {name: site_stats(site_row, query.first, query.last, name)["rows"] for name in TABLES}
     range_args = {"from": query.first.isoformat(), "to": query.last.isoformat()}
-    csv_url = url_for("stats.stats_csv", site_key=site_row.key) + "?" + urlencode({**range_args, "group_by": group_by})
+    csv_url = url_for("api.stats_csv", site_key=site_row.key) + "?" + urlencode({**range_args, "group_by": group_by})
     categories = daily["categories"]
     chart = daily_chart(
         daily["rows"], categories, short_date, lambda v: format_number(v),
