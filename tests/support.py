@@ -20,8 +20,8 @@ ROOT = Path(__file__).resolve().parent.parent
 GUNICORN = Path(sys.executable).parent / "gunicorn"
 
 
-def make_site(origins, ga: Optional[str] = "G-TEST1234", fb: Optional[str] = "1234567890", **kwargs):
-    site = create_site("Test shop", origins, ga=ga, fb=fb, **kwargs)
+def make_site(origins, ga: Optional[str] = "G-TEST1234", fb: Optional[str] = "1234567890", name: str = "Test shop", **kwargs):
+    site = create_site(name, origins, ga=ga, fb=fb, **kwargs)
     db.session.commit()
     return site
 
