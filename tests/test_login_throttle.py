@@ -93,9 +93,18 @@ def test_an_attacker_at_another_address_cannot_lock_the_owner_out_with_the_defau
     assert login(owner, OWNER).status_code == 303
     owner.post("/logout", data={"csrf_token": csrf_token(owner.get("/dashboard/").text)})
     attacker = from_address(served, "203.0.113.66")
-    statuses = [login(attacker, OWNER, WRONG).status_code for _ in range(40)]
-    assert statuses.count(401) <= 10 and statuses[-1] == 429  # the pair lock and the delay hold the guesser back
-    assert login(attacker, OWNER).status_code == 429  # the right password from the guessing address waits too
+    statuses, right_password = [], None
+    for _ in range(40):
+        statuses.append(login(attacker, OWNER, WRONG).status_code)
+        if statuses.count(401) == 6 and right_password is None:
+            # At once after a failure past the five free ones (the delay is 1 s): the right password
+            # from the guessing address waits too.
+            right_password = login(attacker, OWNER).status_code
+    # The pair lock and the delay hold the guesser back. How many of the 40 land in a delay depends on
+    # how fast the machine answers (a loaded one lets a delay run out between two guesses), not on
+    # what is promised: at most 10 password checks from the pair, and never two within the delay.
+    assert set(statuses) == {401, 429} and 6 <= statuses.count(401) <= 10
+    assert right_password == 429
     assert login(owner, OWNER).status_code == 303  # while the owner gets in at once
 
 
