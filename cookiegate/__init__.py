@@ -10,12 +10,13 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import banner, cli, errors, geo, outage, state, tokens, web
-from .config import check as check_config
-from .config import from_environment
+from .config import check as check_config, from_environment
 from .extensions import db, limiter, migrate
 from .sessions import SessionOnDemand
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+HERE = Path(__file__).resolve().parent
+# Inside an installed package (pyproject.toml maps migrations/ there), else beside it in a checkout.
+MIGRATIONS_DIR = next((p for p in (HERE / "migrations", HERE.parent / "migrations") if p.is_dir()), HERE.parent / "migrations")
 
 
 def create_app(config: Optional[dict[str, Any]] = None) -> Flask:
