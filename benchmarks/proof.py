@@ -32,8 +32,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from api_throughput import (  # noqa: E402
-    BIN, CONSENT, KEYS, ORIGIN, ROOT, Gunicorn, database_for, drop_database, ensure_wrk, lua, lua_string,
-    postgres_reachable, run_wrk,
+    BIN,
+    CONSENT,
+    KEYS,
+    ORIGIN,
+    ROOT,
+    Gunicorn,
+    database_for,
+    drop_database,
+    ensure_wrk,
+    lua,
+    lua_string,
+    postgres_reachable,
+    run_wrk,
 )
 
 CHUNK = 50_000

@@ -7,10 +7,10 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
+from .audit_trail import cli_actor
 from .colours import parse_option
 from .extensions import db
 from .proof import cli as proof_cli
-from .audit_trail import cli_actor
 from .sites import BUILTIN_SERVICES, bump_policy, create_site, get_site, set_banner_colours
 from .users import ROLES, create_api_token, create_user, get_user
 
@@ -130,8 +130,15 @@ def demo_command(days, consents, base_url):
     API's recording code (safe to run again: sample data is added only to an empty demo site,
     or when --consents is given)."""
     from .demo import (
-        DEMO_ADMIN, DEMO_ADMIN_PASSWORD, DEMO_KEY, DEMO_MARKETER, DEMO_PASSWORD, ensure_demo_site, ensure_demo_users,
-        has_sample_data, seed_sample_data,
+        DEMO_ADMIN,
+        DEMO_ADMIN_PASSWORD,
+        DEMO_KEY,
+        DEMO_MARKETER,
+        DEMO_PASSWORD,
+        ensure_demo_site,
+        ensure_demo_users,
+        has_sample_data,
+        seed_sample_data,
     )
 
     if days < 1:

@@ -114,7 +114,7 @@ def _choices(state: SiteState, method: str, raw: Any) -> dict[str, bool]:
     implied = {"accept_all": True, "reject_all": False}.get(method)
     if implied is not None and any(raw.get(slug, implied) is not implied for slug in optional):
         raise invalid(f"The choices contradict method '{method}'.", "invalid_choices")
-    choices = {slug: True for slug in state.required}
+    choices = dict.fromkeys(state.required, True)
     for slug in optional:
         choices[slug] = raw.get(slug, implied if implied is not None else False)
     return {slug: choices[slug] for slug in state.categories}

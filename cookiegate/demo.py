@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from . import dbutil
 from .consents import ConsentRequest, record_batch
 from .extensions import db
-from .models import ImpressionCount, Site, User, utcnow
+from .models import ImpressionCount, Site, utcnow
 from .sites import create_site, get_site
 from .state import process_state
 from .users import create_user, get_user

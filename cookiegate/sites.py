@@ -12,9 +12,9 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import select, update
 
+from . import audit_trail
 from .colours import delivered, validate_colours
 from .extensions import db
-from . import audit_trail
 from .models import STANDARD_CATEGORIES, Category, Service, ServiceCookie, Site
 
 TEXTS_DIR = Path(__file__).parent / "texts"

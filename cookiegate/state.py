@@ -26,10 +26,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import selectinload
 
 from . import outage
+from .compression import variants
 from .extensions import db
 from .models import ConsentRevocation, Service, Site, utcnow
 from .proof.ledger import consent_hash
-from .compression import variants
 from .sites import SITE_KEY_PATTERN, choose_language, content_hash, first_layer, public_config
 from .tokens import to_ms
 

@@ -5,8 +5,6 @@ An area opts in with `html_area(bp)`; the API blueprints stay JSON-only and pay 
 """
 from __future__ import annotations
 
-from typing import Optional
-
 from flask import Blueprint, Flask, Response, g, request
 from flask_wtf.csrf import CSRFProtect
 

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import time
 
-import pytest
 from sqlalchemy import select
 
 from cookiegate.extensions import db

@@ -14,7 +14,7 @@ from cookiegate.models import ApiToken, AuditEvent, ConsentRecord, ImpressionCou
 from cookiegate.users import hash_token
 
 from .conftest import TEST_KEYS
-from .support import ROOT, chained, post_consent
+from .support import ROOT, chained
 from .web_support import csrf_token
 
 

@@ -29,9 +29,9 @@ def test_a_path_with_encoded_line_breaks_cannot_forge_an_access_log_line(live_se
     response = raw_request(live_server, f"GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
     assert response.startswith(b"HTTP/1.1 404")
     log = log_containing(live_server.access_log, "abc\\x0d\\x0a")
-    line = next(l for l in log.splitlines() if "abc\\x0d\\x0a" in l)
+    line = next(entry for entry in log.splitlines() if "abc\\x0d\\x0a" in entry)
     assert "\\x1b[2J" in line and "\\x22POST" in line  # escape and quote kept visible, not acted on
-    assert not any(l.startswith("[30/Nov/2026:00:00:00") for l in log.splitlines())
+    assert not any(entry.startswith("[30/Nov/2026:00:00:00") for entry in log.splitlines())
     assert "\x1b" not in log and "\r" not in log
 
 

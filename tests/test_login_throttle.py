@@ -45,7 +45,7 @@ def test_failures_from_one_address_lock_that_address_out_of_that_account_only(ma
     assert login(from_address(limited, "10.0.0.1"), "bo@example.dk").status_code == 303
     failures = audit("login.failure")
     assert len(failures) == 3 and {f["email"] for f in failures} == {OWNER} and {f["actor"] for f in failures} == {"anonymous"}
-    assert [(l["scope"], l["email"]) for l in audit("login.lockout")] == [("address", OWNER)]
+    assert [(e["scope"], e["email"]) for e in audit("login.lockout")] == [("address", OWNER)]
     successes = audit("login.success")
     assert [s["actor"] for s in successes] == [OWNER, "bo@example.dk"]
     clients = {e["client"] for e in failures + successes}
@@ -82,7 +82,7 @@ def test_failures_from_many_addresses_slow_the_account_down_with_a_growing_delay
     time.sleep(2.1)
     assert login(stranger_browser, OWNER).status_code == 303
     lockouts = audit("login.lockout")
-    assert [(l["scope"], l["delay_seconds"]) for l in lockouts] == [("account", 1)]
+    assert [(e["scope"], e["delay_seconds"]) for e in lockouts] == [("account", 1)]
     assert len(audit("login.failure")) == 5  # refused attempts (429) are not password checks
 
 

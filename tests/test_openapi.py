@@ -3,9 +3,9 @@ schemathesis sends it a bounded number of generated requests (no 5xx, every answ
 from __future__ import annotations
 
 import json
+import os
 import re
 import sqlite3
-import os
 
 import jsonschema
 import pytest

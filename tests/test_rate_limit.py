@@ -56,7 +56,7 @@ def test_shared_redis_store_counts_across_processes_without_keeping_addresses(ma
     connection = redis_or_skip(store)
     # Keys of this run only: a shared Redis holds other people's data, so no flushdb.
     prefix = f"cookiegate-test-{uuid.uuid4().hex[:12]}"
-    settings = dict(COOKIEGATE_RATELIMIT="3 per minute", COOKIEGATE_RATELIMIT_STORAGE=store, COOKIEGATE_RATELIMIT_KEY_PREFIX=prefix)
+    settings = {"COOKIEGATE_RATELIMIT": "3 per minute", "COOKIEGATE_RATELIMIT_STORAGE": store, "COOKIEGATE_RATELIMIT_KEY_PREFIX": prefix}
     first, second = make_app(**settings), make_app(**settings)
     try:
         statuses = [post_consent(c.test_client(), site.key).status_code for c in (first, second, first, second)]

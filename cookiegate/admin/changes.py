@@ -15,9 +15,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import func, select
 
-from .. import colours as colour_rules
-from .. import sites as site_rules
-from .. import users as user_rules
+from .. import colours as colour_rules, sites as site_rules, users as user_rules
 from ..extensions import db
 from ..models import ApiToken, Category, ConsentRecord, Service, ServiceCookie, Site, User, utcnow
 from ..sites import BUILTIN_SERVICES, LANGUAGE_PATTERN, normalise_origin, shipped_texts
@@ -128,7 +126,7 @@ def parse_policy_url(text: Optional[str]) -> Optional[str]:
     try:
         parts = urlsplit(value)
         host = parts.hostname
-        parts.port
+        _ = parts.port  # a port that is not a number raises ValueError here
     except ValueError:
         raise Invalid({"privacy_policy_url": "Not a valid URL."}) from None
     if parts.scheme.lower() not in ("http", "https") or not host:

@@ -6,8 +6,8 @@ from .. import sitelookup
 bp = Blueprint("stats", __name__, url_prefix="/api/v1")
 sitelookup.register(bp)
 
-from . import views  # noqa: E402,F401  (routes register on import)
 from ..api.openapi import SPEC  # noqa: E402
+from . import views  # noqa: E402,F401  (routes register on import)
 from .openapi import merge_into  # noqa: E402
 
 merge_into(SPEC)  # the stats endpoints are described beside the rest of the API

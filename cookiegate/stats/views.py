@@ -1,8 +1,6 @@
 """GET /api/v1/sites/<key>/stats and .../stats.csv: parse, check access, answer."""
 from __future__ import annotations
 
-import datetime as dt
-
 from flask import Response, g, jsonify, request
 
 from ..auth.access import require_site_access
