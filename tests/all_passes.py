@@ -47,7 +47,7 @@ def run(target: str) -> tuple[int, dict[str, int], float]:
                 word = {"error": "failed", "errors": "failed", "xpassed": "failed", "xfailed": "skipped"}.get(word, word)
                 counts[word] = counts.get(word, 0) + int(number)
         elif match := NODE_COUNT.match(text):
-            word = {"pass": "passed", "fail": "failed", "cancelled": "failed"}[match[1]]
+            word = {"pass": "passed", "fail": "failed", "cancelled": "failed", "skipped": "skipped"}[match[1]]
             counts[word] = counts.get(word, 0) + int(match[2])
     return process.wait(), counts, time.monotonic() - started
 
