@@ -155,7 +155,7 @@ def test_a_busy_session_still_ends_its_lifetime_after_logging_in(make_app, app, 
         time.sleep(0.4)
     assert len(expiries) == 1  # re-signed again and again, the cookie keeps the login's end
     wait_until(lambda: admin.get("/admin/").status_code == 302, timeout=5, interval=0.1, message="the login outlived its lifetime")
-    assert time.monotonic() - started >= 4.9
+    assert time.monotonic() - started >= 4  # not before its end (counted in whole seconds)
     assert admin.get(f"/api/v1/sites/{site.key}/stats").status_code == 401
 
 
@@ -168,4 +168,4 @@ def test_the_session_ends_server_side_even_when_the_cookie_is_kept_past_its_expi
     copy = holder_of(short, owner.session_cookie())
     assert copy.get("/dashboard/").status_code == 200
     wait_until(lambda: copy.get("/dashboard/").status_code == 302, timeout=5, interval=0.1, message="the copied cookie outlived the login")
-    assert time.monotonic() - logged_in >= 1.9
+    assert time.monotonic() - logged_in >= 1  # not before its end (counted in whole seconds)
