@@ -135,12 +135,12 @@ def main() -> int:
         }
         (pages / "cc-run.js").write_text(CC_CONFIG)
         (pages / "klaro-config.js").write_text(KLARO_CONFIG)
-        for i, (name, (html, _, _)) in enumerate(variants.items()):
+        for i, (html, _, _) in enumerate(variants.values()):
             (pages / f"v{i}.html").write_text(html)
         results: dict[str, dict[str, list[float]]] = {name: {"script": [], "long": [], "accept": []} for name in variants}
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu"])
-            for run in range(args.runs):
+            for _run in range(args.runs):
                 for i, (name, (_, visible, accept)) in enumerate(variants.items()):
                     context = browser.new_context(viewport={"width": 1280, "height": 800})
                     context.add_init_script(OBSERVE)

@@ -35,8 +35,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from cookiegate import create_app  # noqa: E402
-from cookiegate.infra import geo, useragent, visitor  # noqa: E402
 from cookiegate.extensions import db  # noqa: E402
+from cookiegate.infra import geo, useragent, visitor  # noqa: E402
 from tests.mmdb_builder import write_city_db  # noqa: E402
 
 BUDGET = 0.10

@@ -48,9 +48,9 @@ def main() -> int:
     from werkzeug.security import generate_password_hash
 
     from cookiegate import create_app
+    from cookiegate.auth.users import create_user
     from cookiegate.extensions import db
     from cookiegate.models import User
-    from cookiegate.auth.users import create_user
 
     work = Path(tempfile.mkdtemp(prefix="cookiegate-login-time-"))
 

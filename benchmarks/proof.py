@@ -34,8 +34,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from api_throughput import (  # noqa: E402
-    BIN, CONSENT, KEYS, ORIGIN, ROOT, Gunicorn, database_for, drop_database, ensure_wrk, lua, lua_string,
-    postgres_reachable, run_wrk,
+    BIN,
+    CONSENT,
+    KEYS,
+    ORIGIN,
+    ROOT,
+    Gunicorn,
+    database_for,
+    drop_database,
+    ensure_wrk,
+    lua,
+    lua_string,
+    postgres_reachable,
+    run_wrk,
 )
 
 CHUNK = 50_000
@@ -98,11 +109,10 @@ def load(env: dict, site_key: str, records: int, created: dt.datetime) -> float:
     started = time.perf_counter()
     with app.app_context():
         from cookiegate.extensions import db
-        from cookiegate.proof.bulk import append
-        from cookiegate.sites.site import get_site
-
         from cookiegate.models import BannerSnapshot
+        from cookiegate.proof.bulk import append
         from cookiegate.sites.banner_config import content_hash
+        from cookiegate.sites.site import get_site
 
         site = get_site(site_key)
         # The banner text every record names: verify-log checks it exists and hashes to that name.

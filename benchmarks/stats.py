@@ -22,7 +22,6 @@ import time
 import uuid
 from collections import defaultdict
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -146,8 +145,8 @@ def run_backend(backend: str, consents: int, days: int, repeat: int, workdir: Pa
     from cookiegate import create_app
     from cookiegate.demo import ensure_demo_site, seed_sample_data
     from cookiegate.extensions import db
-    from cookiegate.stats.figures import GROUPINGS, optional_categories, site_stats, site_zone
     from cookiegate.models import utcnow
+    from cookiegate.stats.figures import GROUPINGS, optional_categories, site_stats, site_zone
 
     cleanup = None
     if backend == "sqlite":
@@ -192,8 +191,8 @@ def run_backend(backend: str, consents: int, days: int, repeat: int, workdir: Pa
                 answer = site_stats(site, first, last, group_by)
                 raw = raw_figures(db, site, first, last, group_by, categories)
                 check_agreement(answer, raw, group_by)
-                rollup_ms = median_ms(lambda: site_stats(site, first, last, group_by), repeat)
-                raw_ms = median_ms(lambda: raw_figures(db, site, first, last, group_by, categories), max(1, repeat // 2))
+                rollup_ms = median_ms(lambda group_by=group_by: site_stats(site, first, last, group_by), repeat)
+                raw_ms = median_ms(lambda group_by=group_by: raw_figures(db, site, first, last, group_by, categories), max(1, repeat // 2))
                 results[group_by] = (rollup_ms, raw_ms)
                 print(f"  {backend:10} {group_by:15} rollups {rollup_ms:8.1f} ms   raw GROUP BY {raw_ms:9.1f} ms   "
                       f"{raw_ms / rollup_ms:6.1f} x", flush=True)

@@ -11,15 +11,16 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import banner, cli, web
 from .auth.sessions import SessionOnDemand
-from .config import check as check_config
-from .proof import schedule as proof_schedule
-from .config import from_environment
+from .config import check as check_config, from_environment
 from .extensions import db, migrate
 from .infra import db_errors, geo, signing
 from .infra.ratelimit import limiter
+from .proof import schedule as proof_schedule
 from .sites import cache
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+HERE = Path(__file__).resolve().parent
+# Inside an installed package (pyproject.toml maps migrations/ there), else beside it in a checkout.
+MIGRATIONS_DIR = next((p for p in (HERE / "migrations", HERE.parent / "migrations") if p.is_dir()), HERE.parent / "migrations")
 
 
 def create_app(config: Optional[dict[str, Any]] = None) -> Flask:

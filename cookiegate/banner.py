@@ -20,7 +20,11 @@ from .infra.compression import respond, variants
 
 bp = Blueprint("banner", __name__, url_prefix="/banner/v1")
 
-BANNER_DIR = Path(__file__).resolve().parent.parent / "static" / "banner"
+# Inside an installed package (pyproject.toml maps static/banner/ there), else beside it in a checkout.
+BANNER_DIR = next(
+    (p for p in (Path(__file__).resolve().parent / "static" / "banner", Path(__file__).resolve().parent.parent / "static" / "banner") if p.is_dir()),
+    Path(__file__).resolve().parent.parent / "static" / "banner",
+)
 MIMETYPES = {
     ".js": "application/javascript; charset=utf-8",
     ".css": "text/css; charset=utf-8",

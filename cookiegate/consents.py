@@ -29,17 +29,17 @@ from sqlalchemy import bindparam, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
-from .infra import database as dbutil, db_errors as outage
 from .errors import ApiError
 from .extensions import db
-from .models import BannerSnapshot, ConsentRecord, ConsentRevocation, IdempotencyKey, Site, utcnow
+from .infra import database as dbutil, db_errors as outage
+from .infra.request_checks import bool_field, int_field, invalid, page_url, text_field
+from .infra.signing import ConsentToken, TokenSigner, to_ms
+from .infra.visitor import Visitor
+from .models import BannerSnapshot, ConsentRecord, ConsentRevocation, IdempotencyKey, utcnow
 from .proof import ledger
 from .proof.ledger import consent_hash
-from .sites.site import LANGUAGE_PATTERN
 from .sites.cache import ProcessState, SiteState
-from .infra.signing import ConsentToken, TokenSigner, to_ms
-from .infra.request_checks import bool_field, int_field, invalid, page_url, text_field
-from .infra.visitor import Visitor
+from .sites.site import LANGUAGE_PATTERN
 
 USER_METHODS = ("accept_all", "reject_all", "custom")
 INSERT_REVOCATION = ConsentRevocation.__table__.insert()
@@ -95,7 +95,7 @@ def _choices(state: SiteState, method: str, raw: Any) -> dict[str, bool]:
     implied = {"accept_all": True, "reject_all": False}.get(method)
     if implied is not None and any(raw.get(slug, implied) is not implied for slug in optional):
         raise invalid(f"The choices contradict method '{method}'.", "invalid_choices")
-    choices = {slug: True for slug in state.required}
+    choices = dict.fromkeys(state.required, True)
     for slug in optional:
         choices[slug] = raw.get(slug, implied if implied is not None else False)
     return {slug: choices[slug] for slug in state.categories}

@@ -79,7 +79,7 @@ def decision_json(
 ) -> str:
     """The decision as JSON text; it runs on every page view of every site, so it is assembled from cached parts."""
     status, token = evaluate(state, raw_token, signer, revocations, now_ms)
-    if status == "given":
+    if status == "given" and token is not None:
         granted = frozenset(token.granted) & frozenset(state.categories)
         consent_id = json.dumps(token.consent_id)
     else:

@@ -4,13 +4,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Optional
 
+from flask_login import UserMixin
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
     Column,
-    DateTime,
     Date,
+    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -19,7 +20,6 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
 )
-from flask_login import UserMixin
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .extensions import db

@@ -1,11 +1,15 @@
 """Fixtures: a throwaway database (SQLite, or PostgreSQL when COOKIEGATE_TEST_DATABASE_URL is set),
 migrated once per session and emptied after each test; the app, its client and CLI runner;
-and a live gunicorn server for tests that need real HTTP."""
+and a live gunicorn server for tests that need real HTTP.
+
+Under pytest-xdist (`make test` runs TEST_WORKERS processes) each worker is a session of its own:
+its own database (cookiegate_test_<worker>_<random> on PostgreSQL, a file under its own basetemp
+on SQLite), its own live server and browser, so tests of different workers never share rows."""
 from __future__ import annotations
 
 import os
-from contextlib import contextmanager, nullcontext
 import uuid
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import pytest
@@ -24,13 +28,15 @@ TEST_KEYS = ["old-test-key-Qm7v2LxR9pKd4WfT8nHs3JcY6bZa1GeU", "new-test-key-Vt5r
 # production parameters and the rehash at login have tests of their own (test_passwords.py).
 TEST_PASSWORD_HASH = "scrypt:1024:8:1"
 SHOP_ORIGIN = "https://shop.example.dk"
+# pytest-xdist's worker name (gw0, gw1 ...), in database names so a leftover says whose it was.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
 
 
 @contextmanager
 def postgres_database(base_url: str):
     """A fresh database on the server of base_url; yields its URL, then drops it."""
     url = make_url(normalise_database_url(base_url))
-    name = f"cookiegate_test_{uuid.uuid4().hex[:10]}"
+    name = f"cookiegate_test_{WORKER}_{uuid.uuid4().hex[:10]}"
     admin = create_engine(url, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{name}"'))
@@ -86,12 +92,16 @@ def migrated(database_url, instance_dir):
 
 
 def empty_database() -> None:
+    """Every row gone and ids counted from 1 again. On PostgreSQL, DELETE and setval: TRUNCATE of
+    the 19 tables took 0.48 s a test (new files for every table), DELETE 0.02 s."""
     tables = [t for t in reversed(db.metadata.sorted_tables) if t.name != "alembic_version"]
+    for table in tables:
+        db.session.execute(table.delete())
     if db.engine.dialect.name == "postgresql":
-        db.session.execute(text("TRUNCATE " + ", ".join(t.name for t in tables) + " RESTART IDENTITY CASCADE"))
-    else:
-        for table in tables:
-            db.session.execute(table.delete())
+        db.session.execute(text(
+            "SELECT setval(c.oid::regclass, 1, false) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE c.relkind = 'S' AND n.nspname = current_schema()"
+        ))
     db.session.commit()
 
 

@@ -20,8 +20,8 @@ ROOT = Path(__file__).resolve().parent.parent
 GUNICORN = Path(sys.executable).parent / "gunicorn"
 
 
-def make_site(origins, ga: Optional[str] = "G-TEST1234", fb: Optional[str] = "1234567890", **kwargs):
-    site = create_site("Test shop", origins, ga=ga, fb=fb, **kwargs)
+def make_site(origins, ga: Optional[str] = "G-TEST1234", fb: Optional[str] = "1234567890", name: str = "Test shop", **kwargs):
+    site = create_site(name, origins, ga=ga, fb=fb, **kwargs)
     db.session.commit()
     return site
 
@@ -129,6 +129,33 @@ class LiveServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+
+def wait_until(predicate, timeout: float = 10, interval: float = 0.05, message: str = "condition not met", page=None):
+    """predicate()'s first true value within timeout seconds, else AssertionError(message).
+
+    With `page`, the pauses are Playwright's (page.wait_for_timeout): its sync API runs route
+    handlers and page.on/context.on listeners only while the test is inside one of its calls, so a
+    predicate on what they collect needs a page to wait in; time.sleep would starve them (and did:
+    a route handler of test_resilience.py never ran on a loaded machine)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        if page is not None:
+            page.wait_for_timeout(interval * 1000)
+        else:
+            time.sleep(interval)
+    raise AssertionError(message)
+
+
+def log_containing(path: Path, needle: str, timeout: float = 10) -> str:
+    """The log file's text once `needle` is in it (gunicorn writes its logs a moment after answering)."""
+    def text() -> str:
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    return wait_until(lambda: needle in text() and text(), timeout, message=f"{needle!r} never reached {path.name}")
 
 
 def chained(records, site_key: str) -> bool:

@@ -338,4 +338,4 @@ def test_audit_trail_lists_a_sites_changes_newest_first_and_exports_csv_without_
     assert '"name": "=HYPERLINK' in update[4]
     for row in parsed[1:]:
         for cell in row:
-            assert not cell[:1] in ("=", "+", "-", "@")
+            assert cell[:1] not in ("=", "+", "-", "@")

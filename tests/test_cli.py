@@ -14,7 +14,7 @@ from cookiegate.extensions import db
 from cookiegate.models import ApiToken, AuditEvent, ConsentRecord, Site, User
 
 from .conftest import TEST_KEYS
-from .support import ROOT, chained, impressions, post_consent
+from .support import ROOT, chained, impressions
 from .web_support import csrf_token
 
 

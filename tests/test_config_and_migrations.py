@@ -69,6 +69,7 @@ def test_settings_are_read_and_checked(tmp_path, monkeypatch):
         create_app(bare_config(tmp_path))
     monkeypatch.setenv("COOKIEGATE_TRUSTED_PROXIES", "1")
     monkeypatch.setenv("COOKIEGATE_RATELIMIT_STORAGE", "redis://127.0.0.1:6379/0")
+    monkeypatch.setenv("COOKIEGATE_RATELIMIT_KEY_PREFIX", "cookiegate-test-config")  # never the service's own keys
     app = create_app(bare_config(tmp_path))
     assert app.config["COOKIEGATE_TRUSTED_PROXIES"] == 1
     assert app.config["COOKIEGATE_RATELIMIT_STORAGE"] == "redis://127.0.0.1:6379/0"

@@ -5,8 +5,6 @@ import datetime as dt
 import html
 import re
 
-from sqlalchemy import select
-
 from cookiegate.consents import ConsentRequest, record_batch
 from cookiegate.extensions import db
 from cookiegate.infra.visitor import Device, Location, Visitor

@@ -21,7 +21,7 @@ from cookiegate.sites.cache import process_state
 
 from .admin_support import Console
 from .support import post_consent
-from .web_support import PASSWORD, csrf_token, login, make_token, make_user
+from .web_support import PASSWORD, csrf_token, make_token, make_user
 
 ADMIN = "root@example.dk"
 

@@ -45,7 +45,7 @@ def test_failures_from_one_address_lock_that_address_out_of_that_account_only(ma
     assert login(from_address(limited, "10.0.0.1"), "bo@example.dk").status_code == 303
     failures = audit("login.failure")
     assert len(failures) == 3 and {f["email"] for f in failures} == {OWNER} and {f["actor"] for f in failures} == {"anonymous"}
-    assert [(l["scope"], l["email"]) for l in audit("login.lockout")] == [("address", OWNER)]
+    assert [(e["scope"], e["email"]) for e in audit("login.lockout")] == [("address", OWNER)]
     successes = audit("login.success")
     assert [s["actor"] for s in successes] == [OWNER, "bo@example.dk"]
     clients = {e["client"] for e in failures + successes}
@@ -82,7 +82,7 @@ def test_failures_from_many_addresses_slow_the_account_down_with_a_growing_delay
     time.sleep(2.1)
     assert login(stranger_browser, OWNER).status_code == 303
     lockouts = audit("login.lockout")
-    assert [(l["scope"], l["delay_seconds"]) for l in lockouts] == [("account", 1)]
+    assert [(e["scope"], e["delay_seconds"]) for e in lockouts] == [("account", 1)]
     assert len(audit("login.failure")) == 5  # refused attempts (429) are not password checks
 
 
@@ -93,9 +93,18 @@ def test_an_attacker_at_another_address_cannot_lock_the_owner_out_with_the_defau
     assert login(owner, OWNER).status_code == 303
     owner.post("/logout", data={"csrf_token": csrf_token(owner.get("/dashboard/").text)})
     attacker = from_address(served, "203.0.113.66")
-    statuses = [login(attacker, OWNER, WRONG).status_code for _ in range(40)]
-    assert statuses.count(401) <= 10 and statuses[-1] == 429  # the pair lock and the delay hold the guesser back
-    assert login(attacker, OWNER).status_code == 429  # the right password from the guessing address waits too
+    statuses, right_password = [], None
+    for _ in range(40):
+        statuses.append(login(attacker, OWNER, WRONG).status_code)
+        if statuses.count(401) == 6 and right_password is None:
+            # At once after a failure past the five free ones (the delay is 1 s): the right password
+            # from the guessing address waits too.
+            right_password = login(attacker, OWNER).status_code
+    # The pair lock and the delay hold the guesser back. How many of the 40 land in a delay depends on
+    # how fast the machine answers (a loaded one lets a delay run out between two guesses), not on
+    # what is promised: at most 10 password checks from the pair, and never two within the delay.
+    assert set(statuses) == {401, 429} and 6 <= statuses.count(401) <= 10
+    assert right_password == 429
     assert login(owner, OWNER).status_code == 303  # while the owner gets in at once
 
 

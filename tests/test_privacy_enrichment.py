@@ -13,7 +13,6 @@ import ipaddress
 import json
 import logging
 import socket
-import time
 from pathlib import Path
 
 import pytest
@@ -25,7 +24,7 @@ from cookiegate.models import ConsentRecord
 
 from .conftest import TEST_KEYS
 from .mmdb_builder import write_city_db
-from .support import ROOT, LiveServer, consent_body, impressions, make_site
+from .support import ROOT, LiveServer, consent_body, impressions, log_containing, make_site
 
 # In the test database's Copenhagen and Odense networks, but nowhere else in the suite.
 CLIENT_V4 = "80.62.119.213"
@@ -102,16 +101,6 @@ def raw_request(server: LiveServer, payload: bytes) -> bytes:
     return b"".join(chunks)
 
 
-def wait_for_log_line(path: Path, needle: str, timeout: float = 5) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        content = path.read_text(errors="replace") if path.exists() else ""
-        if needle in content:
-            return content
-        time.sleep(0.05)
-    return path.read_text(errors="replace") if path.exists() else ""
-
-
 def test_live_traffic_leaves_no_address_or_agent_in_the_database_or_any_log(geo_server, app):
     origin = geo_server.url
     site = make_site(origins=[origin])
@@ -186,7 +175,7 @@ def test_live_traffic_leaves_no_address_or_agent_in_the_database_or_any_log(geo_
     raw = raw_sqlite_bytes().decode("latin-1")
     assert_absent(raw, "the SQLite file")
 
-    error_log = wait_for_log_line(geo_server.error_log, "Invalid request rejected")
+    error_log = log_containing(geo_server.error_log, "Invalid request rejected")
     access_log = geo_server.access_log.read_text(errors="replace")
     assert_absent(error_log, "gunicorn's error log (with the application log)")
     assert_absent(access_log, "gunicorn's access log")

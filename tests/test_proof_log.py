@@ -9,6 +9,7 @@ import shutil
 import subprocess
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import delete, func, select, text, update
 
 from cookiegate.extensions import db
@@ -16,7 +17,6 @@ from cookiegate.models import ConsentRecord, LogCheckpoint, Site
 from cookiegate.proof.checkpoints import parse_line, sign
 from cookiegate.proof.keys import CheckpointKeys, checkpoint_keys, key_id, public_pem
 from cookiegate.proof.ledger import PAYLOAD_FIELDS, chain_hash, genesis, payload_hash, seal_many
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from .support import chained, consent_body, post_consent
 

@@ -17,7 +17,7 @@ from cookiegate.proof.bulk import append
 from cookiegate.proof.ledger import PAYLOAD_FIELDS, consent_hash
 from cookiegate.proof.removal import purge_site
 
-from .support import chained, consent_body, database_text, post_consent
+from .support import chained, consent_body, database_text, post_consent, wait_until
 from .test_stats import assert_equal_to_recount, raw_records
 
 DAY = dt.timedelta(days=1)
@@ -289,7 +289,7 @@ def test_consents_keep_being_written_while_purge_runs(live_server, live_site, ru
     for thread in writers:
         thread.start()
     try:
-        time.sleep(0.3)
+        wait_until(lambda: len(statuses) >= 3, message="the writers never got an answer")  # writing before the purge starts
         result = run(runner, "purge", "--batch-size", "200")
     finally:
         stop.set()

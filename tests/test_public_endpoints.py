@@ -9,7 +9,6 @@ import re
 import brotli
 import pytest
 from openapi_spec_validator import validate
-from sqlalchemy import select
 
 from cookiegate.banner import AssetCache
 from cookiegate.extensions import db

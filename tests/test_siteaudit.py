@@ -15,19 +15,12 @@ import pytest
 from sqlalchemy import func, select
 
 from cookiegate.extensions import db
+from cookiegate.infra.signing import signer
+from cookiegate.infra.useragent import classify, parse_agent
 from cookiegate.models import ConsentRecord, Site
 from cookiegate.siteaudit.addresses import AddressPolicy, NotResolved, Resolver, address_class, parse_rules, split_chromium_args
 from cookiegate.siteaudit.audit import registrable_domain, service_of
-from cookiegate.siteaudit.classify import (
-    DATA,
-    Declaration,
-    classify_cookie,
-    classify_request,
-    classify_storage,
-    open_cookie_database,
-)
-from cookiegate.infra.signing import signer
-from cookiegate.infra.useragent import classify, parse_agent
+from cookiegate.siteaudit.classify import DATA, Declaration, classify_cookie, classify_request, classify_storage, open_cookie_database
 from cookiegate.siteaudit.crawl import cut_query, fetch_json, parse_set_cookie, set_by_text, strip_query, tag_request, user_agent
 from cookiegate.siteaudit.proxy import AuditProxy
 from cookiegate.siteaudit.report import consent_mode, distinct_findings, findings_of, lifetime_words, render_html
@@ -174,7 +167,7 @@ def test_the_sites_declaration_comes_before_the_databases_but_cannot_make_a_trac
     assert tracked.source == "knowledge-base" and not tracked.necessary(required)
     assert "declares it necessary" in tracked.note or "declares it statistics" in tracked.note
     own = Declaration(source="database", required=frozenset({"necessary", "statistics"}),
-                      entries=[e for e in required.entries] + [type(required.entries[0])("shop_ab", "statistics", "declaration")])
+                      entries=list(required.entries) + [type(required.entries[0])("shop_ab", "statistics", "declaration")])
     assert classify_cookie("shop_ab", "shop.example.dk", own).necessary(own)
 
 

@@ -99,7 +99,7 @@ def recount(site: Site, first: dt.date, last: dt.date, group_by: str, records=No
 
     def empty():
         return {"consents": 0, "accept_all": 0, "reject_all": 0, "custom": 0, "withdraw": 0,
-                "granted": {c: 0 for c in categories}}
+                "granted": dict.fromkeys(categories, 0)}
 
     def fold(group, record):
         group[record.method] += 1
@@ -226,7 +226,7 @@ def test_small_groups_fold_into_other_and_totals_stay_exact(app, site):
     moment = dt.datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
     batch = []
     for city, n in (("Copenhagen", 7), ("Aarhus", 5), ("Odense", 4), (HOSTILE_CITY, 1)):
-        for i in range(n):
+        for _ in range(n):
             batch.append((ConsentRequest({"necessary": True, "statistics": True, "marketing": False}, "custom", state.policy_version,
                                          "", "da", False), Visitor(Location("DK", "", city), Device("mobile", "Chrome", "Android", False)),
                           moment + dt.timedelta(seconds=len(batch))))

@@ -19,8 +19,7 @@ from ..auth import users as user_rules
 from ..errors import Invalid, raise_if
 from ..extensions import db
 from ..models import ApiToken, ConsentRecord, Site, User, utcnow
-from ..sites import colours as colour_rules
-from ..sites import site as site_rules
+from ..sites import colours as colour_rules, site as site_rules
 from ..sites.banner_config import shipped_texts
 from ..sites.fields import check_text, check_whole
 

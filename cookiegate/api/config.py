@@ -8,15 +8,7 @@ from pydantic import BaseModel, Field, StringConstraints
 
 from ..infra.compression import respond
 from . import bp
-from .common import (
-    ALLOW_ORIGIN,
-    LANGUAGE_TAG,
-    UNAVAILABLE,
-    UNKNOWN_SITE,
-    CategorySlug,
-    checked,
-    error,
-)
+from .common import ALLOW_ORIGIN, LANGUAGE_TAG, UNAVAILABLE, UNKNOWN_SITE, CategorySlug, checked, error
 from .contract import Answer, Header, Parameters, operation
 
 # One tag or up to 10 in order of preference; empty (the banner sends that when the page names no

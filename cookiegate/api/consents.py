@@ -7,24 +7,12 @@ from typing import Annotated, Literal
 from flask import Response, g, request
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema
 
+from ..consents import answer, idempotency_claim, record_consent, validate_consent, withdraw_consent
 from ..infra import visitor
-from ..consents import (
-    answer,
-    idempotency_claim,
-    record_consent,
-    validate_consent,
-    withdraw_consent,
-)
 from ..infra.ratelimit import limiter
-from ..sites.cache import process_state
+from ..infra.request_checks import MAX_BODY_BYTES, MAX_URL_LENGTH, idempotency_key, parse_json_object, read_body
 from ..infra.signing import signer
-from ..infra.request_checks import (
-    MAX_BODY_BYTES,
-    MAX_URL_LENGTH,
-    idempotency_key,
-    parse_json_object,
-    read_body,
-)
+from ..sites.cache import process_state
 from . import bp
 from .common import (
     ALLOW_ORIGIN,

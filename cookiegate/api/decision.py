@@ -7,17 +7,10 @@ from flask import Response, g
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from ..decision import decision_json
-from ..sites.cache import process_state
 from ..infra.signing import signer
+from ..sites.cache import process_state
 from . import bp
-from .common import (
-    ALLOW_ORIGIN,
-    CHOICES_SCHEMA,
-    NO_STORE,
-    UNAVAILABLE,
-    UNKNOWN_SITE,
-    no_store,
-)
+from .common import ALLOW_ORIGIN, CHOICES_SCHEMA, NO_STORE, UNAVAILABLE, UNKNOWN_SITE, no_store
 from .contract import Answer, Parameters, operation
 from .proof import token_from_request
 

@@ -5,8 +5,8 @@ from flask import Response, g, request
 
 from ..infra import visitor
 from ..infra.ratelimit import limiter
-from ..stats.rollup import count_impression
 from ..infra.request_checks import parse_json_object, read_body
+from ..stats.rollup import count_impression
 from . import bp
 from .common import NO_STORE, POST_REFUSALS, OriginHeader, no_store
 from .contract import Answer, Body, operation

@@ -20,16 +20,7 @@ from ..proof.receipt import RECEIPT_SCHEMA, receipt
 from ..proof.schedule import interval
 from ..sites.banner_config import CONSENT_COOKIE
 from . import bp
-from .common import (
-    NO_STORE,
-    RATE_LIMITED,
-    UNAVAILABLE,
-    TokenHeader,
-    TokenQuery,
-    UNKNOWN_SITE,
-    error,
-    json_answer,
-)
+from .common import NO_STORE, RATE_LIMITED, UNAVAILABLE, UNKNOWN_SITE, TokenHeader, TokenQuery, error, json_answer
 from .contract import Answer, Header, Schema, operation
 
 

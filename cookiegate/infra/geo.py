@@ -25,7 +25,7 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Optional
 
 import maxminddb
 from flask import Flask, current_app
@@ -278,7 +278,7 @@ class GeoDatabase:
         return _coarse(record) if isinstance(record, dict) else Location()
 
 
-def _coarse(record: dict) -> Location:
+def _coarse(record: dict[str, Any]) -> Location:
     """Country, first-level subdivision and English city name; nothing else is read out of the record."""
     try:
         country = record["country"]["iso_code"]

@@ -3,10 +3,13 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 from urllib.parse import urlsplit, urlunsplit
 
 from ..errors import ApiError
+
+if TYPE_CHECKING:
+    from flask import Request
 
 try:  # gunicorn's body reader raises these for a malformed chunked body (InvalidChunkSize, ...)
     from gunicorn.http.errors import ParseException as _ServerBodyError
@@ -29,7 +32,7 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def read_body(request) -> bytes:
+def read_body(request: Request) -> bytes:
     """The request body, at most MAX_BODY_BYTES; bigger bodies are refused before they are read whole."""
     try:
         data = request.get_data(cache=False)
@@ -57,7 +60,7 @@ def parse_json_object(raw: bytes, *, allow_empty: bool = False) -> dict[str, Any
     return value
 
 
-def text_field(body: dict, name: str, *, max_length: int, required: bool = False, default: str = "") -> str:
+def text_field(body: dict[str, Any], name: str, *, max_length: int, required: bool = False, default: str = "") -> str:
     if name not in body:
         if required:
             raise invalid(f"'{name}' is required.")
@@ -72,7 +75,7 @@ def text_field(body: dict, name: str, *, max_length: int, required: bool = False
     return value
 
 
-def bool_field(body: dict, name: str, *, default: bool = False) -> bool:
+def bool_field(body: dict[str, Any], name: str, *, default: bool = False) -> bool:
     # null is refused like any other non-boolean: the API description says true or false.
     value = body.get(name, default)
     if not isinstance(value, bool):
@@ -80,7 +83,7 @@ def bool_field(body: dict, name: str, *, default: bool = False) -> bool:
     return value
 
 
-def int_field(body: dict, name: str, *, required: bool = False) -> Optional[int]:
+def int_field(body: dict[str, Any], name: str, *, required: bool = False) -> Optional[int]:
     value = body.get(name)
     if value is None:
         if required:
@@ -109,7 +112,7 @@ def page_url(raw: str) -> str:
     return urlunsplit((parts.scheme.lower(), netloc, parts.path or "/", "", ""))
 
 
-def idempotency_key(header: Optional[str], body: dict) -> Optional[str]:
+def idempotency_key(header: Optional[str], body: dict[str, Any]) -> Optional[str]:
     """From the Idempotency-Key header, or the body's `idempotency_key` (a simple request has no custom headers)."""
     key = header if header is not None else body.get("idempotency_key")
     if key is None:

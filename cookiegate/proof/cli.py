@@ -16,8 +16,8 @@ from sqlalchemy import select
 from .. import audit_trail
 from ..extensions import db
 from ..models import Site
-from ..sites.site import get_site
 from ..sites.cache import process_state
+from ..sites.site import get_site
 from .checkpoints import parse_line
 from .keys import CheckpointKeyError, checkpoint_keys, key_id, public_pem, public_text, write_new_key
 from .ledger import consent_hash

@@ -237,7 +237,7 @@ def append_removal(site_id: int, site_key: str, note: dict[str, Any], at: dt.dat
     payload = note_hash(note)
     day = day_of(at)
     head = chain_hash(previous or genesis(site_key), seq, payload, "removal", day)
-    row = {column: None for column in INSERTED_COLUMNS}
+    row = dict.fromkeys(INSERTED_COLUMNS)
     row.update(site_id=site_id, seq=seq, payload_hash=payload, chain_hash=head, kind="removal", day=day, note=note)
     db.session.execute(INSERT_RECORD, row)
     db.session.execute(SET_HEAD, {"site_id": site_id, "head": head})

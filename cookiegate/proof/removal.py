@@ -20,8 +20,8 @@ from flask import current_app
 from sqlalchemy import and_, delete, func, select, update
 
 from .. import audit_trail
-from ..extensions import db
 from ..consents import KEY_CLEANUP_BATCH, expire_idempotency_keys
+from ..extensions import db
 from ..models import ConsentRecord, ConsentRevocation, IdempotencyKey, Site, utcnow
 from .ledger import PAYLOAD_FIELDS, append_removal, consent_hash, removal_note, runs
 
@@ -33,7 +33,7 @@ PURGE_BATCH = 1000
 PURGE_REST = 5.0
 _records = ConsentRecord.__table__
 # Everything about the visitor goes; seq, payload_hash and chain_hash stay.
-EMPTIED = {name: None for name in PAYLOAD_FIELDS}
+EMPTIED = dict.fromkeys(PAYLOAD_FIELDS)
 
 
 def _secrets() -> list[str]:

@@ -22,8 +22,8 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from .. import audit_trail
-from ..infra import database as dbutil
 from ..extensions import db
+from ..infra import database as dbutil
 from ..models import CheckpointSchedule, LogCheckpoint, Site, utcnow
 from .checkpoints import Checkpoint, latest, sign
 from .keys import CheckpointKeyError, CheckpointKeys, checkpoint_keys

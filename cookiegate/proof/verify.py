@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from hashlib import sha256
 from dataclasses import dataclass, field
+from hashlib import sha256
 from typing import Iterable, Optional
 
 from flask import current_app

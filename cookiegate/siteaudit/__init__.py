@@ -3,7 +3,6 @@ from .audit import Audit, AuditError, Options, audit, run_audit
 from .classify import Declaration
 
 
-
 def init_app(app) -> None:
     """The `audit` command."""
     from ..cli import add_commands

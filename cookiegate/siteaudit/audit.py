@@ -480,8 +480,10 @@ async def _run_audit(
 ) -> Audit:
     from importlib.metadata import version
 
-    from playwright.async_api import Error as PlaywrightError
-    from playwright.async_api import async_playwright
+    try:
+        from playwright.async_api import Error as PlaywrightError, async_playwright
+    except ImportError:  # a production install without the extra (pyproject.toml)
+        raise AuditError("the audit needs Playwright: pip install 'cookiegate[audit]' (or -r requirements-audit.txt) and Chromium") from None
 
     options = options or Options()
     url = _check_url(url)
@@ -540,7 +542,7 @@ async def _run_audit(
             browser_version = browser.version
         finally:
             await browser.close()
-    passes = [r for r in results[:3]]
+    passes = list(results[:3])
     token_results = [r for r in results[3:] if r is not None]
     environment = {
         "tool": "cookiegate audit",

@@ -111,7 +111,7 @@ class AuditProxy:
                 # The answer's head with `Connection: close`: the browser opens a new connection
                 # (checked again) for its next request.
                 head = await source.readuntil(b"\r\n\r\n")
-                lines = [l for l in head.decode("latin-1").split("\r\n") if l and l.split(":", 1)[0].strip().lower() not in HOP_HEADERS]
+                lines = [line for line in head.decode("latin-1").split("\r\n") if line and line.split(":", 1)[0].strip().lower() not in HOP_HEADERS]
                 sink.write(("\r\n".join(lines + ["Connection: close", "", ""])).encode("latin-1"))
             while True:
                 chunk = await source.read(65536)

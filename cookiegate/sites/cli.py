@@ -12,7 +12,6 @@ from .catalogue import BUILTIN_SERVICES
 from .colours import parse_option
 from .site import bump_policy, create_site, get_site, set_banner_colours
 
-
 # The fields of sites.site.create_site as create-site's options name them.
 OPTIONS = {"name": "NAME", "origins": "--origin", "languages": "--lang", "default_language": "--lang",
            "privacy_policy_url": "--privacy-policy", "colours": "--colour", "ga": "--ga", "fb": "--fb"}

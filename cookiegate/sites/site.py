@@ -100,7 +100,7 @@ def check_policy_url(text: Optional[str]) -> Optional[str]:
     try:
         parts = urlsplit(value)
         host = parts.hostname
-        parts.port
+        _ = parts.port  # a port that is not a number raises ValueError here
     except ValueError:
         raise Invalid({"privacy_policy_url": "Not a valid URL."}) from None
     if parts.scheme.lower() not in ("http", "https") or not host:

@@ -136,7 +136,7 @@ def catch_up(site_id: int, batch: int = BATCH, rest: float = 0.0) -> int:
     transaction moves the watermark from the value read (a concurrent catch-up that got
     there first makes this one start over) and adds the sums. `rest`: after each batch, sleep
     this multiple of the time it took (purge's pace, so a long backlog leaves writes room)."""
-    total = 0
+    total, started = 0, time.monotonic()
     while True:
         if total and rest:
             time.sleep((time.monotonic() - started) * rest)

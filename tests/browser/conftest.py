@@ -15,12 +15,12 @@ from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import sync_playwright
-from sqlalchemy import func, select, text
+from sqlalchemy import select, text
 
 from cookiegate.extensions import db
 from cookiegate.models import ConsentRecord, Site
 
-from ..support import ROOT, free_port, impressions, make_site
+from ..support import ROOT, free_port, impressions, make_site, wait_until  # noqa: F401 (wait_until: for the browser tests)
 
 CHROMIUM = "/usr/bin/chromium"
 SHOP_HOST = "www.shop.test"
@@ -271,13 +271,3 @@ def visitor_factory(app, browser, live_server):
 @pytest.fixture
 def visitor(visitor_factory) -> Visitor:
     return visitor_factory()
-
-
-def wait_until(predicate, timeout: float = 10, interval: float = 0.05, message: str = "condition not met"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(message)

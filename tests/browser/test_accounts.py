@@ -10,7 +10,7 @@ from sqlalchemy import select
 from cookiegate.extensions import db
 from cookiegate.models import User
 
-from ..admin_support import PASSWORD, make_user
+from ..admin_support import make_user
 from .test_admin_console import ADMIN, admin_page, check, shots  # noqa: F401 (fixtures)
 
 MARKETER = "mia@example.dk"
@@ -116,6 +116,6 @@ def test_your_own_account_page_in_the_console_points_to_the_password_page(admin_
     me = db.session.execute(select(User.id).where(User.email == ADMIN)).scalar_one()
     page.goto(f"{live_server.url}/admin/users/{me}")
     assert page.locator("[data-action=set-password]").count() == 0 and page.locator("[data-action=delete-user]").count() == 0
-    page.click(f"main a[href='/account/password']")
+    page.click("main a[href='/account/password']")
     page.wait_for_url("**/account/password")
     check(page, shots, "23-own-password")

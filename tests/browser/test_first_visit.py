@@ -102,7 +102,7 @@ def test_banner_display_is_counted_without_cookies_or_identifiers(shop, visitor)
     visitor.goto(shop.page())
     visitor.banner().wait_for(state="visible")
     # Sent after the banner is painted; Playwright reports the request only while it is called.
-    assert wait_until(lambda: visitor.page.wait_for_timeout(50) or shop.impressions() == 1, message="impression not counted")
+    assert wait_until(lambda: shop.impressions() == 1, message="impression not counted", page=visitor.page)
     (impression,) = [r for r in visitor.service_requests if r.url.endswith("/impressions")]
     headers = impression.all_headers()
     assert impression.method == "POST" and impression.post_data in (None, "", "{}")

@@ -14,17 +14,21 @@ def test_service_down_the_choice_applies_at_once_and_is_resent_later_with_the_sa
 
     def lost_answer(route):
         # The service records the choice, but the answer never reaches the browser.
-        bodies.append(json.loads(route.request.post_data))
+        body = json.loads(route.request.post_data)
         route.fetch()
         route.abort("connectionreset")
+        bodies.append(body)
 
     pattern = f"**/api/v1/sites/{shop.key}/consents"
     visitor.context.route(pattern, lost_answer)
+    failed = []
+    visitor.page.on("requestfailed", lambda request: request.url.endswith("/consents") and failed.append(request))
     page = visitor.goto(shop.page(body=STATISTICS))
     visitor.click("accept_all")
     wait_until(lambda: page.evaluate("window.__stats") == 1, message="the choice did not apply at once")
-    wait_until(lambda: len(shop.records()) == 1)
-    page.wait_for_timeout(300)
+    # The handler and the listener run only while the test waits inside Playwright (page=).
+    wait_until(lambda: bodies and failed, page=page, message="the lost answer never happened")
+    assert len(shop.records()) == 1
     assert visitor.consent_cookie() is None
     assert page.evaluate("cookiegate.consent().pending") is True
 
@@ -40,9 +44,10 @@ def test_service_down_the_choice_applies_at_once_and_is_resent_later_with_the_sa
     (record,) = shop.records()  # stored once
     assert payload["c"] == record.consent_id
     assert page.evaluate("cookiegate.consent().pending") is False
-    # Nothing is left to resend.
-    visitor.goto(shop.page())
-    visitor.page.wait_for_timeout(300)
+    # Nothing is left to resend: the next page applies the choice and goes quiet without a request.
+    page = visitor.goto(shop.page(body=STATISTICS))
+    wait_until(lambda: page.evaluate("window.__stats") == 1)
+    page.wait_for_load_state("networkidle")
     assert len([r for r in visitor.service_requests[earlier:] if r.url.endswith("/consents")]) == 1
 
 
@@ -53,7 +58,7 @@ def test_a_slow_service_blocks_neither_the_page_nor_the_choice(shop, visitor):
     page = visitor.goto(shop.page(body='<p id="own">Sidens eget indhold</p><script>window.__own = 1</script>'))
     assert page.evaluate("document.readyState") == "complete" and page.evaluate("window.__own") == 1
     assert page.locator("#own").is_visible() and not visitor.banner().is_visible()
-    wait_until(lambda: held)
+    wait_until(lambda: held, page=page)
     held[0].continue_()
     visitor.banner().wait_for(state="visible")
     visitor.context.unroute(config)
@@ -76,7 +81,7 @@ def test_choice_js_unreachable_at_the_choice_the_choice_waits_and_applies_on_the
     visitor.context.route(choice_js, lambda route: route.abort("connectionrefused"))
     page = visitor.goto(shop.page(body=STATISTICS))
     visitor.click("accept_all")
-    wait_until(lambda: page.wait_for_timeout(50) or [w for w in warned if "choice.js not loaded" in w], message="no warning")
+    wait_until(lambda: [w for w in warned if "choice.js not loaded" in w], message="no warning", page=page)
     assert not visitor.banner().is_visible() and page.evaluate("window.__stats") is None
     assert visitor.consent_cookie() is None and page.evaluate("cookiegate.consent().pending") is True
 
@@ -123,7 +128,7 @@ def test_global_privacy_control_keeps_marketing_off_and_is_recorded(shop, visito
     visitor.click("save", "dialog")
     visitor.wait_for_cookie(other_than=token)
     assert shop.records()[-1].choices["marketing"] is True and shop.records()[-1].gpc is True
-    wait_until(lambda: "https://connect.facebook.net/en_US/fbevents.js" in visitor.third_party)
+    wait_until(lambda: "https://connect.facebook.net/en_US/fbevents.js" in visitor.third_party, page=page)
 
 
 def test_without_global_privacy_control_accept_all_grants_marketing(shop, visitor):

@@ -59,7 +59,7 @@ def test_a_throwing_onchange_listener_does_not_stop_the_returning_visitor_banner
     page = visitor.goto(shop.page(attrs="", head=listener, body=STATISTICS))
     page.locator("cookiegate-banner .f").wait_for(state="visible")  # the way to withdraw is there
     wait_until(lambda: page.evaluate("window.__stats") == 1)
-    wait_until(lambda: errors, message="the listener's error was swallowed")
+    wait_until(lambda: errors, message="the listener's error was swallowed", page=page)
     assert "host bug" in errors[0]
     assert len([w for w in warned if "callback" in w]) == 1
     # The next change still reaches the other parts: Consent Mode, events.
@@ -130,7 +130,7 @@ def test_withdrawing_while_the_choice_is_pending_records_a_withdrawal(shop, visi
     page = visitor.goto(shop.page(body=STATISTICS))
     visitor.click("accept_all")
     # The route handler runs only while Playwright is called: wait through it, not beside it.
-    wait_until(lambda: page.wait_for_timeout(50) or len(shop.records()) == 1)
+    wait_until(lambda: len(shop.records()) == 1, page=page)
     page.wait_for_timeout(200)
     assert page.evaluate("cookiegate.consent().pending") is True
     visitor.context.unroute(pattern)

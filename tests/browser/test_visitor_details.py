@@ -2,8 +2,12 @@
 distinct names, a tidy phone layout, dark mode and the site's colours."""
 from __future__ import annotations
 
+import requests
+
 from cookiegate.extensions import db
 from cookiegate.sites.site import get_site, set_banner_colours
+
+from .conftest import wait_until
 
 PHONE = {"width": 360, "height": 740}
 SHADOW = "document.querySelector('cookiegate-banner').shadowRoot"
@@ -91,13 +95,18 @@ def test_dark_mode_follows_the_visitors_setting(shop, visitor_factory):
     assert luminance(background) < 50 and luminance(text) > 200 and luminance(button) > 150 and luminance(button_text) < 50
 
 
+def served_colours(shop, name: str, value: str) -> None:
+    """Until both of the live server's workers serve the new colour (their site snapshot lives a second in tests)."""
+    url = f"{shop.service}/api/v1/sites/{shop.key}/config"
+    wait_until(lambda: all((requests.get(url, timeout=10).json().get("colours") or {}).get(name) == value for _ in range(6)),
+               message=f"the live server never served {name} {value}")
+
+
 def test_the_sites_colours_reach_the_banner(shop, visitor_factory):
     site = get_site(shop.key)
     set_banner_colours(site, {"accent": "#7a1f5c"})
     db.session.commit()
-    import time
-
-    time.sleep(1.2)  # the live server's site snapshot lives a second in tests
+    served_colours(shop, "accent", "#7a1f5c")
     light = visitor_factory(color_scheme="light")
     light.goto(shop.page())
     light.banner().wait_for(state="visible")
@@ -109,7 +118,7 @@ def test_the_sites_colours_reach_the_banner(shop, visitor_factory):
 
     set_banner_colours(site, {"accent": "#005a32", "background": "#fffbe6", "text": "#1a1a1a"})
     db.session.commit()
-    time.sleep(1.2)
+    served_colours(shop, "background", "#fffbe6")
     dark = visitor_factory(color_scheme="dark")  # the site chose its background: kept in dark mode
     dark.goto(shop.page())
     dark.banner().wait_for(state="visible")
