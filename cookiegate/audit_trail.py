@@ -14,7 +14,7 @@ kept exactly when the change is):
 - `site`: a Site (or its id), when the action concerns one.
 - `before` / `after`: the changed values, for the console to show a difference.
 - `**details`: anything else that says what happened. Never a consent id (use
-  proof.ledger.consent_hash), an address, a token or a password.
+  infra.signing.consent_hash), an address, a token or a password.
 
 Reading it: `entries(site=None, action=None, limit=100)`, the newest first; `events(site, page=...)`,
 a page of one site's (or of the site-less) events with the total, as the console shows them;

@@ -33,11 +33,10 @@ from .errors import ApiError
 from .extensions import db
 from .infra import database as dbutil, db_errors as outage
 from .infra.request_checks import bool_field, int_field, invalid, page_url, text_field
-from .infra.signing import ConsentToken, TokenSigner, to_ms
+from .infra.signing import ConsentToken, TokenSigner, consent_hash, to_ms
 from .infra.visitor import Visitor
 from .models import BannerSnapshot, ConsentRecord, ConsentRevocation, IdempotencyKey, utcnow
 from .proof import ledger
-from .proof.ledger import consent_hash
 from .sites.cache import ProcessState, SiteState
 from .sites.site import LANGUAGE_PATTERN
 

@@ -216,7 +216,7 @@ class ConsentRecord(db.Model):
 class ConsentRevocation(db.Model):
     """Tokens of this consent up to the site's log position `up_to_seq` no longer count (withdrawal, erasure).
 
-    The consent is named by proof.ledger.consent_hash(consent_id), so an erased consent id is
+    The consent is named by infra.signing.consent_hash(consent_id), so an erased consent id is
     not kept here either. Ordered by the site's sequence, which the database hands out, never by
     clocks: a consent given after the withdrawal has a higher seq, whatever the app servers'
     clocks say. `revoked_at` only bounds how long the entry is kept (no token outlives the

@@ -217,8 +217,8 @@ def test_clock_skew_between_servers_cannot_keep_a_fresh_consent_withdrawn(make_a
 def test_the_revocation_list_keeps_only_what_an_unexpired_token_could_need(app, site):
     import datetime as dt
 
+    from cookiegate.infra.signing import consent_hash
     from cookiegate.models import ConsentRevocation, utcnow
-    from cookiegate.proof.ledger import consent_hash
     from cookiegate.sites.cache import Revocations
 
     now = utcnow()

@@ -6,8 +6,8 @@ import json
 from sqlalchemy import select
 
 from cookiegate.extensions import db
+from cookiegate.infra.signing import consent_hash
 from cookiegate.models import ConsentRecord, ConsentRevocation
-from cookiegate.proof.ledger import consent_hash
 
 from .support import consent_body, make_site, post_consent
 

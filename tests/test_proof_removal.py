@@ -12,9 +12,10 @@ from sqlalchemy import func, select
 
 from cookiegate import audit_trail
 from cookiegate.extensions import db
+from cookiegate.infra.signing import consent_hash
 from cookiegate.models import AuditEvent, ConsentRecord, ConsentRevocation, IdempotencyKey, LogCheckpoint, Site, utcnow
 from cookiegate.proof.bulk import append
-from cookiegate.proof.ledger import PAYLOAD_FIELDS, consent_hash
+from cookiegate.proof.ledger import PAYLOAD_FIELDS
 from cookiegate.proof.removal import purge_site
 
 from .support import chained, consent_body, database_text, post_consent, wait_until

@@ -15,10 +15,10 @@ from sqlalchemy import func, select
 
 from .. import audit_trail
 from ..extensions import db
+from ..infra.signing import consent_hash
 from ..models import ConsentRecord, ConsentRevocation, Site, utcnow
 from ..proof.checkpoints import latest
 from ..proof.keys import CheckpointKeyError, checkpoint_keys
-from ..proof.ledger import consent_hash
 from ..proof.receipt import receipt
 from ..proof.removal import erase as proof_erase
 from ..proof.schedule import interval

@@ -142,3 +142,9 @@ def signer() -> TokenSigner:
     from flask import current_app
 
     return current_app.extensions["cookiegate.signer"]
+
+
+def consent_hash(consent_id: str) -> str:
+    """One-way name of a consent id, where the id itself must not be kept (revocations, erasure,
+    the audit trail). Here, below sites/ and proof/, because both key their records by it."""
+    return hashlib.sha256(consent_id.encode("utf-8")).hexdigest()

@@ -15,12 +15,12 @@ from sqlalchemy import select
 
 from .. import audit_trail
 from ..extensions import db
+from ..infra.signing import consent_hash
 from ..models import Site
 from ..sites.cache import process_state
 from ..sites.site import get_site
 from .checkpoints import parse_line
 from .keys import CheckpointKeyError, checkpoint_keys, key_id, public_pem, public_text, write_new_key
-from .ledger import consent_hash
 from .receipt import receipt
 from .removal import PURGE_BATCH, PURGE_REST, count_expired, erase, expire_retry_keys, purge_cutoff, purge_site
 from .schedule import checkpoint_sites

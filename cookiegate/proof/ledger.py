@@ -134,11 +134,6 @@ def seal_many(site_key: str, previous: str, first_seq: int, payloads: Iterable[S
         seq += 1
 
 
-def consent_hash(consent_id: str) -> str:
-    """One-way name of a consent id, where the id itself must not be kept (erasure, audit)."""
-    return hashlib.sha256(consent_id.encode("utf-8")).hexdigest()
-
-
 # --- removal records -------------------------------------------------------------------------
 
 def note_hash(note: Mapping[str, Any]) -> str:

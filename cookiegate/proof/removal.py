@@ -22,8 +22,9 @@ from sqlalchemy import and_, delete, func, select, update
 from .. import audit_trail
 from ..consents import KEY_CLEANUP_BATCH, expire_idempotency_keys
 from ..extensions import db
+from ..infra.signing import consent_hash
 from ..models import ConsentRecord, ConsentRevocation, IdempotencyKey, Site, utcnow
-from .ledger import PAYLOAD_FIELDS, append_removal, consent_hash, removal_note, runs
+from .ledger import PAYLOAD_FIELDS, append_removal, removal_note, runs
 
 PURGE_BATCH = 1000
 # After each batch purge rests this multiple of the time the batch took, so consent writes

@@ -27,11 +27,12 @@ from flask import current_app
 from sqlalchemy import func, select
 
 from ..extensions import db
+from ..infra.signing import consent_hash
 from ..models import AuditEvent, BannerSnapshot, ConsentRecord, ConsentRevocation, Site, utcnow
 from ..sites.banner_config import content_hash
 from .checkpoints import Checkpoint, stored
 from .keys import CheckpointKeys
-from .ledger import PAYLOAD_FIELDS, canonical_time, chain_hash, consent_hash, genesis, note_hash, note_is_ours, payload_hash
+from .ledger import PAYLOAD_FIELDS, canonical_time, chain_hash, genesis, note_hash, note_is_ours, payload_hash
 
 MAX_LISTED = 50  # problems listed per site; all are counted
 BATCH = 5000

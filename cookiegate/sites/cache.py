@@ -28,9 +28,8 @@ from sqlalchemy.orm import selectinload
 from ..extensions import db
 from ..infra import db_errors
 from ..infra.compression import variants
-from ..infra.signing import to_ms
+from ..infra.signing import consent_hash, to_ms
 from ..models import ConsentRevocation, Service, Site, utcnow
-from ..proof.ledger import consent_hash
 from .banner_config import choose_language, content_hash, first_layer, public_config
 from .site import SITE_KEY_PATTERN
 
@@ -164,7 +163,7 @@ class SiteStates:
 class Revocations:
     """consent hash -> (site log position, time) up to which that consent's tokens no longer count.
 
-    Keyed by proof.ledger.consent_hash, as the table is: an erased consent's id is kept nowhere.
+    Keyed by infra.signing.consent_hash, as the table is: an erased consent's id is kept nowhere.
     Kept only as long as a revoked token could still be presented: entries older than the longest
     consent lifetime of any site are dropped (such tokens answer `expired` anyway).
     """
