@@ -78,7 +78,9 @@ def test_a_locked_sqlite_database_answers_503_fast_and_logs_the_outage_once(sqli
             started = time.monotonic()
             for _ in range(3):
                 assert_unavailable(post_consent(client, key))
-            assert time.monotonic() - started < 3 * 1.0 + 2
+            # Each waits about the 1 s timeout, not SQLite's default 5 s (15 s for three); the margin
+            # is for a loaded machine running the suite in parallel workers (5.3 s seen at load 13).
+            assert time.monotonic() - started < 3 * 1.0 + 7
             assert client.get("/healthz").status_code == 503
             # Readers are not blocked by the writer's lock: the gate keeps answering.
             decision = client.get(f"/api/v1/sites/{key}/decision", headers={"X-Cookiegate-Token": given["token"]})

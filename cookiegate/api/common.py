@@ -20,7 +20,7 @@ SiteKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
 CONSENT_ID = "[0-9a-f]{32}"
 ConsentId = Annotated[str, StringConstraints(pattern=f"^{CONSENT_ID}$")]
 IdempotencyKey = Annotated[str, StringConstraints(pattern=r"^[!-~]{1,%d}$" % MAX_IDEMPOTENCY_KEY)]
-# Text we store has no control characters (C0, DEL, C1); validation.py also refuses lone surrogates.
+# Text we store has no control characters (C0, DEL, C1); infra/request_checks.py also refuses lone surrogates.
 PLAIN_TEXT = r"^[^\x00-\x1f\x7f-\x9f]*$"
 Token = Annotated[str, StringConstraints(max_length=1024, pattern=PLAIN_TEXT)]
 CHOICES_SCHEMA = {

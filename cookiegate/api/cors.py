@@ -15,7 +15,7 @@ PREFLIGHT_MAX_AGE = "86400"
 
 @bp.before_request
 def preflight() -> Optional[Response]:
-    """A preflight for a per-site route (the site is known: sitelookup ran first) is answered here."""
+    """A preflight for a per-site route (the site is known: sites/lookup ran first) is answered here."""
     # One byte over the limit, so a chunked body (no Content-Length) that is too big shows as such.
     request.max_content_length = MAX_BODY_BYTES + 1
     state = g.get("site")

@@ -23,7 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from .. import audit_trail
 from ..extensions import db
-from ..infra import database as dbutil
+from ..infra import database
 from ..models import CheckpointSchedule, LogCheckpoint, Site, utcnow
 from .checkpoints import Checkpoint, latest, sign
 from .keys import CheckpointKeyError, CheckpointKeys, checkpoint_keys
@@ -99,7 +99,7 @@ def claim(every: int, now: Optional[dt.datetime] = None) -> bool:
     """Take this interval's signing if no process has: moves the schedule row on and commits."""
     now = now or utcnow()
     table = CheckpointSchedule.__table__
-    db.session.execute(dbutil.insert(CheckpointSchedule).values(id=1, next_at=now).on_conflict_do_nothing(index_elements=["id"]))
+    db.session.execute(database.insert(CheckpointSchedule).values(id=1, next_at=now).on_conflict_do_nothing(index_elements=["id"]))
     moved = db.session.execute(
         update(table).where(table.c.id == 1, table.c.next_at <= now).values(next_at=now + dt.timedelta(seconds=every))
     ).rowcount
