@@ -15,7 +15,6 @@ from .config import check as check_config, from_environment
 from .extensions import db, migrate
 from .infra import db_errors, geo, signing
 from .infra.ratelimit import limiter
-from .proof import schedule as proof_schedule
 from .sites import cache
 
 HERE = Path(__file__).resolve().parent
@@ -62,25 +61,20 @@ def create_app(config: Optional[dict[str, Any]] = None) -> Flask:
     signing.init_app(app)
     cli.init_app(app)
     web.init_app(app)
-    proof_schedule.init_app(app)
     app.after_request(_no_sniffing)
 
     # Each area registers its routes and its commands in its own init_app.
-    from . import admin, api, auth, dashboard, demo, health, siteaudit, sites
-    from .api import bp as api_bp
-    from .proof import cli as proof_cli
+    from . import admin, api, auth, dashboard, demo, health, proof, siteaudit, sites
 
     sites.init_app(app)
     auth.init_app(app)
     admin.init_app(app)
-    app.register_blueprint(api_bp)
     dashboard.init_app(app)
     banner.init_app(app)
     health.init_app(app)
     demo.init_app(app)
     siteaudit.init_app(app)
-    # checkpoint, checkpoint-key, verify-log, erase, purge, export (proof/ has no init_app of its own yet)
-    cli.add_commands(app, *proof_cli.COMMANDS)
+    proof.init_app(app)
     api.init_app(app)  # last: the API's description is built from every route registered
     return app
 

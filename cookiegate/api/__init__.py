@@ -1,7 +1,7 @@
 """The public API, /api/v1: one module per resource (config, consents, decision, proof
 (receipts and checkpoints), impressions, stats), each declaring its operations; description.py serves the OpenAPI
 description built from them (contract.py)."""
-from flask import Blueprint
+from flask import Blueprint, Flask
 
 from ..sites import lookup as sitelookup
 from .common import ConsentIdConverter
@@ -13,4 +13,9 @@ bp.record_once(lambda state: state.app.url_map.converters.setdefault("consent_id
 
 # Routes register on import.
 from . import config, consents, cors, decision, description, impressions, proof, stats  # noqa: E402,F401
-from .description import init_app  # noqa: E402,F401
+
+
+def init_app(app: Flask) -> None:
+    """The routes, then the description built from every route of the app (so: called last)."""
+    app.register_blueprint(bp)
+    description.init_app(app)
