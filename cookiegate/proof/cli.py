@@ -19,19 +19,13 @@ from ..infra.signing import consent_hash
 from ..models import Site
 from ..sites.cache import process_state
 from ..sites.site import get_site
+from ..stats.rollup import catch_up
 from .checkpoints import parse_line
 from .keys import CheckpointKeyError, checkpoint_keys, key_id, public_pem, public_text, write_new_key
 from .receipt import receipt
 from .removal import PURGE_BATCH, PURGE_REST, count_expired, erase, expire_retry_keys, purge_cutoff, purge_site
 from .schedule import checkpoint_sites
 from .verify import verify_log
-
-
-def catch_up(site_id: int, rest: float = 0.0) -> None:
-    # Imported here: the stats package registers routes that import the CLI group, which imports us.
-    from ..stats.rollup import catch_up as catch_up_statistics
-
-    catch_up_statistics(site_id, rest=rest)
 
 
 def _site_or_fail(key: str) -> Site:
